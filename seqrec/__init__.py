@@ -1,0 +1,16 @@
+"""seqrec: next-item recommendation with RNN / LSTM / GRU models, honest full-ranking metrics and baselines.
+
+The library knows nothing of Streamlit; the app and the CLI (`python -m seqrec`) are thin faces over it.
+"""
+__version__ = "0.1.0"
+
+from .errors import SeqrecError  # noqa: E402
+from .config import TrainConfig, PRESETS  # noqa: E402
+from .data import (ColumnMap, Filters, Interactions, load_interactions, read_table, read_tables,  # noqa: E402
+                   guess_columns, resolve_columns, prepare, dataset_stats, load_item_metadata)
+from .split import ItemVocab, SplitData, leave_last_out  # noqa: E402
+from .run import Run, train_run, save_run, load_run  # noqa: E402
+
+__all__ = ["SeqrecError", "TrainConfig", "PRESETS", "ColumnMap", "Filters", "Interactions", "load_interactions",
+           "read_table", "read_tables", "guess_columns", "resolve_columns", "prepare", "dataset_stats",
+           "load_item_metadata", "ItemVocab", "SplitData", "leave_last_out", "Run", "train_run", "save_run", "load_run"]

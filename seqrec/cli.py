@@ -1,0 +1,238 @@
+"""`python -m seqrec` — the command-line face of the library: train, evaluate, recommend, stats, gates.
+
+stdout gets exactly one JSON object; progress goes to stderr. Any bad input: exit code 2 and one line
+`error: <sentence>` on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from .errors import SeqrecError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as for every other bad input
+        raise SeqrecError(f"{message[0].upper() + message[1:]} (see `python -m seqrec {self.prog.split()[-1]} --help`)."
+                          if " " in self.prog else f"{message} (see `python -m seqrec --help`).")
+
+
+def _add_column_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("columns (guessed from common names when omitted)")
+    g.add_argument("--user-col", metavar="C", help="column with user (or session) IDs, e.g. user_id")
+    g.add_argument("--item-col", metavar="C", help="column with item IDs, e.g. item_id, movieId")
+    g.add_argument("--time-col", metavar="C", help="column with epoch seconds/milliseconds or dates")
+    g.add_argument("--event-col", metavar="C", help="optional column with event types (view, purchase, ...)")
+    g.add_argument("--rating-col", metavar="C", help="optional column with ratings/weights")
+    f = p.add_argument_group("filters")
+    f.add_argument("--min-user-interactions", type=int, default=3, metavar="N",
+                   help="drop users with fewer events (default 3, the least a train/validation/test split needs)")
+    f.add_argument("--min-item-count", type=int, default=1, metavar="N",
+                   help="drop items seen fewer times (default 1: keep all)")
+    f.add_argument("--max-events-per-user", type=int, default=None, metavar="N",
+                   help="keep only each user's most recent N events (default: all)")
+    f.add_argument("--remove-repeats", action="store_true", help="drop immediate repeats (same item twice in a row)")
+    f.add_argument("--min-rating", type=float, default=None, metavar="F", help="keep rows with rating >= F")
+    f.add_argument("--event-types", nargs="+", default=None, metavar="E", help="keep only these event types")
+
+
+def _filters(a):
+    from .data import Filters
+
+    return Filters(min_user_interactions=a.min_user_interactions, min_item_count=a.min_item_count,
+                   max_events_per_user=a.max_events_per_user, remove_repeats=a.remove_repeats,
+                   min_rating=a.min_rating, event_types=a.event_types)
+
+
+def _load(a):
+    from .data import load_interactions
+
+    return load_interactions(a.data, user=a.user_col, item=a.item_col, time=a.time_col, event=a.event_col,
+                             rating=a.rating_col, filters=_filters(a))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import TrainConfig
+
+    d = TrainConfig()
+    p = _Parser(prog="seqrec", description="Train and inspect RNN / LSTM / GRU next-item recommenders on an "
+                "interaction CSV (user, item, time). Every command prints one JSON object on stdout.")
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates}", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and print test metrics beside the baselines",
+                       description="Train on DATA.csv with per-user leave-last-out (last item = test, second-to-last "
+                       "= validation) and print full-ranking test metrics of the model and of the MostPopular and "
+                       "item-transition baselines as JSON. Progress goes to stderr.")
+    t.add_argument("data", nargs="+", metavar="DATA.csv", help="interaction CSV(s); several files with the same "
+                   "columns are appended")
+    t.add_argument("--model", choices=["rnn", "lstm", "gru"], default=d.model, help=f"recurrent cell (default {d.model})")
+    h = t.add_argument_group("hyperparameters")
+    h.add_argument("--embedding-dim", type=int, default=d.embedding_dim, metavar="N", help=f"item embedding size (default {d.embedding_dim})")
+    h.add_argument("--hidden-size", type=int, default=d.hidden_size, metavar="N", help=f"recurrent state size (default {d.hidden_size})")
+    h.add_argument("--layers", type=int, default=d.layers, metavar="N", help=f"stacked recurrent layers (default {d.layers})")
+    h.add_argument("--dropout", type=float, default=d.dropout, metavar="F", help=f"dropout on embeddings and between layers, in [0, 1) (default {d.dropout})")
+    h.add_argument("--lr", type=float, default=d.lr, metavar="F", help=f"Adam learning rate (default {d.lr})")
+    h.add_argument("--weight-decay", type=float, default=d.weight_decay, metavar="F", help=f"Adam weight decay (default {d.weight_decay})")
+    h.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N", help=f"sequences per batch (default {d.batch_size})")
+    h.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help=f"maximum epochs; early stopping usually ends sooner (default {d.epochs})")
+    h.add_argument("--max-len", type=int, default=d.max_len, metavar="N", help=f"longest history the model reads; longer training sequences are cut into windows (default {d.max_len})")
+    h.add_argument("--grad-clip", type=float, default=d.grad_clip, metavar="F", help=f"gradient norm clipping, 0 = off (default {d.grad_clip})")
+    h.add_argument("--patience", type=int, default=d.patience, metavar="N", help=f"stop after N epochs without a better validation Recall@K, 0 = never (default {d.patience})")
+    h.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed; the same seed gives the same numbers on CPU (default {d.seed})")
+    h.add_argument("--k", type=int, nargs="+", default=list(d.ks), metavar="K", help="cut-offs for the metrics (default 10 20)")
+    t.add_argument("--exclude-seen", action="store_true", help="never recommend (or count as hits) items the user already interacted with")
+    t.add_argument("--save", metavar="DIR", help="save the trained run (config, vocabulary, weights, metrics) to this folder")
+    t.add_argument("--name", help="a name for the run")
+    t.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    _add_column_options(t)
+
+    e = sub.add_parser("evaluate", help="score a saved run on a data file (same protocol as train)",
+                       description="Evaluate a saved run on DATA.csv with the same leave-last-out protocol and print "
+                       "its test metrics beside the baselines. Items the run never saw cannot be recommended.")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("data", nargs="+", metavar="DATA.csv")
+    e.add_argument("--exclude-seen", action="store_true", help="exclude items the user already interacted with")
+    _add_column_options(e)
+
+    r = sub.add_parser("recommend", help="top-K next items for a history of item IDs",
+                       description="Print the top-K next items for a history (oldest first) as JSON; item IDs the "
+                       "run does not know are listed under unknown_items.")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
+    r.add_argument("--k", type=int, default=10, metavar="N", help="how many items (default 10)")
+    r.add_argument("--exclude-seen", action="store_true", help="do not recommend items in the history")
+
+    s = sub.add_parser("stats", help="dataset statistics as JSON",
+                       description="Load DATA.csv with the same validation and filters as train and print users, "
+                       "items, interactions, sequence lengths, sparsity, most popular items and time span.")
+    s.add_argument("data", nargs="+", metavar="DATA.csv")
+    _add_column_options(s)
+
+    g = sub.add_parser("gates", help="trace gate activations and hidden states over a history",
+                       description="Replay the run's recurrent weights step by step over a history and print, as "
+                       "JSON, every gate's activations (gate -> layer -> steps x units) plus summaries.")
+    g.add_argument("run_dir", metavar="RUN_DIR")
+    g.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
+    g.add_argument("--top-units", type=int, default=20, metavar="N", help="how many most responsive units to list")
+    return p
+
+
+class _TqdmProgress:
+    """Prints training progress to stderr with tqdm: one bar per epoch, validation metrics after each."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+
+    def on_batch(self, info):
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=info.n_batches, desc=f"epoch {info.epoch}", file=sys.stderr, leave=False,
+                            dynamic_ncols=True)
+        self.bar.update(1)
+        if info.batch % 5 == 0 or info.batch == info.n_batches:
+            self.bar.set_postfix(loss=f"{info.loss:.3f}", seq_s=f"{info.sequences_per_second:.0f}")
+
+    def on_epoch(self, info):
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in info.valid.items() if not k.startswith("coverage"))
+        mark = " *" if info.improved else ""
+        print(f"epoch {info.epoch}/{info.epochs} loss={info.train_loss:.4f} valid {metrics} "
+              f"({info.elapsed:.1f}s){mark}", file=sys.stderr, flush=True)
+
+
+def cmd_train(a) -> dict:
+    from .config import TrainConfig
+    from .run import save_run, train_run
+
+    config = TrainConfig(model=a.model, embedding_dim=a.embedding_dim, hidden_size=a.hidden_size, layers=a.layers,
+                         dropout=a.dropout, lr=a.lr, weight_decay=a.weight_decay, batch_size=a.batch_size,
+                         epochs=a.epochs, max_len=a.max_len, grad_clip=a.grad_clip, patience=a.patience, seed=a.seed,
+                         ks=tuple(a.k), exclude_seen=a.exclude_seen).validate()
+    data = _load(a)
+    run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=a.name, device=a.device)
+    if a.save:
+        save_run(run, a.save)
+    out = run.summary()
+    if a.save:
+        out["saved_to"] = a.save
+    return out
+
+
+def cmd_evaluate(a) -> dict:
+    from .data import prepare, read_tables, resolve_columns
+    from .run import load_run
+    from .evaluate import evaluate_run_on
+
+    run = load_run(a.run_dir)
+    data = _load(a)
+    return evaluate_run_on(run, data, exclude_seen=a.exclude_seen)
+
+
+def cmd_recommend(a) -> dict:
+    from .run import load_run
+
+    run = load_run(a.run_dir)
+    return run.recommend(a.history, k=a.k, exclude_seen=a.exclude_seen)
+
+
+def cmd_stats(a) -> dict:
+    from .data import dataset_stats
+
+    return dataset_stats(_load(a))
+
+
+def cmd_gates(a) -> dict:
+    from .gates import trace_history_json
+    from .run import load_run
+
+    run = load_run(a.run_dir)
+    return trace_history_json(run, a.history, top_units=a.top_units)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recommend": cmd_recommend, "stats": cmd_stats,
+            "gates": cmd_gates}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        a = parser.parse_args(argv)
+        if not a.command:
+            parser.print_help(sys.stderr)
+            return EXIT_BAD_INPUT
+        out = COMMANDS[a.command](a)
+        print(json.dumps(out, indent=2, default=_json_default))
+        return 0
+    except SeqrecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: ran out of memory; use a smaller file (fewer users or items) or a smaller model.",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,102 @@
+"""One typed config describes a training run: the UI, the CLI, saved runs and the tests all use it."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+from .errors import SeqrecError
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run. Defaults were chosen by experiment (see BENCHMARKS.md)."""
+
+    model: str = "gru"
+    embedding_dim: int = 64
+    hidden_size: int = 128
+    layers: int = 1
+    dropout: float = 0.3
+    lr: float = 0.003
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 100
+    max_len: int = 200
+    grad_clip: float = 5.0
+    patience: int = 5
+    seed: int = 42
+    ks: tuple[int, ...] = (10, 20)
+    exclude_seen: bool = False
+
+    def __post_init__(self):
+        self.ks = tuple(self.ks)
+
+    @property
+    def monitor_k(self) -> int:
+        """The K whose validation Recall drives early stopping (the largest requested)."""
+        return max(self.ks)
+
+    def validate(self) -> "TrainConfig":
+        """Collect every nonsense value and raise one SeqrecError naming them all (or return self)."""
+        problems = []
+
+        def need_int(name, lo, hi=None):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+                rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+                problems.append(f"{name.replace('_', ' ')} must be a whole number {rng} (got {v!r})")
+
+        def need_float(name, lo, hi, lo_open=False, hi_open=False):
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+            if ok:
+                ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+            if not ok:
+                lb = "(" if lo_open else "["
+                rb = ")" if hi_open else "]"
+                problems.append(f"{name.replace('_', ' ')} must be a number in {lb}{lo}, {hi}{rb} (got {v!r})")
+
+        if self.model not in CELLS:
+            problems.append(f"model must be one of rnn, lstm, gru (got {self.model!r})")
+        need_int("embedding_dim", 1, 4096)
+        need_int("hidden_size", 1, 4096)
+        need_int("layers", 1, 8)
+        need_float("dropout", 0.0, 1.0, hi_open=True)
+        need_float("lr", 0.0, 10.0, lo_open=True)
+        need_float("weight_decay", 0.0, 1.0)
+        need_int("batch_size", 1, 65536)
+        need_int("epochs", 1, 10000)
+        need_int("max_len", 2, 100000)
+        need_float("grad_clip", 0.0, 1e6)
+        need_int("patience", 0, 10000)
+        need_int("seed", 0, 2**32 - 1)
+        if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
+            problems.append(f"K values must be positive whole numbers (got {self.ks!r})")
+        if problems:
+            raise SeqrecError("Invalid training settings: " + "; ".join(problems) + ".")
+        return self
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["ks"] = list(self.ks)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Rebuild a config from a saved dict; unknown keys (from a newer version) are refused clearly."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise SeqrecError(f"The saved run has unknown settings {sorted(unknown)}; it was made by a different version of seqrec.")
+        return cls(**d).validate()
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, dict] = {
+    "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.1, lr=0.005, batch_size=128, epochs=8, patience=3),
+    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=0.3, lr=0.003, batch_size=64, epochs=30, patience=5),
+    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=0.3, lr=0.002, batch_size=64, epochs=100, patience=8),
+}

@@ -1,0 +1,618 @@
+"""Loading and validating interaction logs: CSV bytes -> a clean, time-ordered table of (user, item, time).
+
+Every problem a user can fix is raised as one SeqrecError whose message names the problem, where it is, and the fix.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from .errors import SeqrecError
+
+Source = Union[str, os.PathLike, bytes, bytearray, io.IOBase]
+
+MAX_FILE_BYTES = 2 * 1024**3  # beyond this an in-app, in-memory trainer is the wrong tool
+DELIMITERS = [",", ";", "\t", "|"]
+
+USER_NAMES = ["user_id", "userid", "user", "users", "uid", "user_key", "customer_id", "customerid", "customer",
+              "client_id", "visitorid", "visitor_id", "visitor", "session_id", "sessionid", "session", "member_id",
+              "account_id", "reviewerid", "reviewer_id", "person_id", "viewer_id", "listener_id", "player_id"]
+ITEM_NAMES = ["item_id", "itemid", "item", "items", "iid", "movieid", "movie_id", "movie", "product_id",
+              "productid", "product", "sku", "asin", "article_id", "articleid", "track_id", "trackid", "song_id",
+              "book_id", "isbn", "video_id", "content_id", "object_id", "track", "song", "book", "game_id",
+              "artist_id", "recipe_id", "business_id", "course_id", "poi_id", "venue_id", "url", "page", "page_id"]
+TIME_NAMES = ["timestamp", "time", "ts", "datetime", "date", "event_time", "eventtime", "time_stamp",
+              "created_at", "created", "event_date", "date_time", "unix_time", "unixtime", "epoch", "when",
+              "occurred_at", "played_at", "watched_at", "viewed_at", "purchased_at", "order_date", "t"]
+EVENT_NAMES = ["event", "event_type", "eventtype", "action", "action_type", "type", "interaction",
+               "interaction_type", "behavior", "behaviour", "event_name"]
+RATING_NAMES = ["rating", "ratings", "score", "stars", "weight", "value", "rate", "overall", "review_score"]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).strip().lower())
+
+
+@dataclass
+class ColumnMap:
+    """Which CSV column plays which role. user, item and time are required; event and rating are optional."""
+
+    user: str
+    item: str
+    time: str
+    event: str | None = None
+    rating: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Filters:
+    """What to keep. Defaults keep everything a leave-last-out split can use (3+ events per user)."""
+
+    min_user_interactions: int = 3
+    min_item_count: int = 1
+    max_events_per_user: int | None = None
+    remove_repeats: bool = False
+    min_rating: float | None = None
+    event_types: Sequence[str] | None = None
+
+    def validate(self) -> "Filters":
+        problems = []
+        if not isinstance(self.min_user_interactions, int) or self.min_user_interactions < 3:
+            problems.append(f"minimum interactions per user must be a whole number of at least 3, because each user "
+                            f"needs a training, a validation and a test item (got {self.min_user_interactions!r})")
+        if not isinstance(self.min_item_count, int) or self.min_item_count < 1:
+            problems.append(f"minimum item count must be a whole number of at least 1 (got {self.min_item_count!r})")
+        if self.max_events_per_user is not None and (not isinstance(self.max_events_per_user, int)
+                                                     or self.max_events_per_user < 3):
+            problems.append(f"maximum events per user must be empty or a whole number of at least 3 "
+                            f"(got {self.max_events_per_user!r})")
+        if problems:
+            raise SeqrecError("Invalid data filters: " + "; ".join(problems) + ".")
+        return self
+
+
+@dataclass
+class Interactions:
+    """A validated, filtered log sorted by user then time (ties in file order).
+
+    `df` has string columns `user`, `item`, a float column `time` (seconds since the epoch when the file held real
+    dates, otherwise the file's own numbers), and optional `event` / `rating` columns.
+    """
+
+    df: pd.DataFrame
+    columns: ColumnMap
+    time_is_datetime: bool
+    raw_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_users(self) -> int:
+        return int(self.df["user"].nunique())
+
+    @property
+    def n_items(self) -> int:
+        return int(self.df["item"].nunique())
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading bytes
+# ----------------------------------------------------------------------------------------------------------------
+
+def _name_of(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.basename(os.fspath(source))
+    return getattr(source, "name", None) or "the file"
+
+
+def read_bytes(source: Source) -> bytes:
+    """Raw bytes of a path, bytes object or file-like (e.g. a Streamlit UploadedFile)."""
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise SeqrecError(f"File not found: {os.fspath(source)}. Check the path and try again.")
+        if path.is_dir():
+            raise SeqrecError(f"{os.fspath(source)} is a folder, not a CSV file. Give the path of the CSV file itself.")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SeqrecError(f"{path.name} is {path.stat().st_size / 1024**3:.1f} GB, more than the 2 GB this tool "
+                              f"handles; keep a sample of users (or a recent time window) and try again.")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise SeqrecError(f"Could not read {path.name}: {e.strerror or e}. Check the file's permissions.") from None
+    elif hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            try:
+                source.seek(0)
+            except Exception:
+                pass
+        data = source.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    else:
+        raise SeqrecError(f"Cannot read interactions from a {type(source).__name__}; give a CSV file path or bytes.")
+    if len(data) > MAX_FILE_BYTES:
+        raise SeqrecError(f"{_name_of(source)} is more than 2 GB; keep a sample of users (or a recent time window) "
+                          f"and try again.")
+    return data
+
+
+def decode_text(data: bytes, name: str = "the file") -> str:
+    """Bytes -> text. UTF-8 (with or without BOM) and BOM-marked UTF-16 are accepted; anything else is refused."""
+    if data.startswith(b"PK\x03\x04"):
+        raise SeqrecError(f"{name} is a zip archive or an Excel workbook, not a CSV; open it and save/export it as "
+                          f"'CSV UTF-8', or unzip it first.")
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SeqrecError(f"{name} is an old Excel (.xls) workbook, not a CSV; save it as 'CSV UTF-8' and try again.")
+    if data.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PAR1")):
+        raise SeqrecError(f"{name} is a compressed or binary file, not a CSV; decompress or export it as a plain "
+                          f"UTF-8 CSV and try again.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SeqrecError(f"{name} claims to be UTF-16 text but is damaged; re-export it as 'CSV UTF-8'.") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        bad = data[e.start: e.start + 1].hex()
+        raise SeqrecError(f"{name} is not UTF-8 text (byte 0x{bad} on line {line} cannot be decoded); it was "
+                          f"probably saved as Latin-1/Windows-1252 or is not a text file. Re-save it as 'CSV UTF-8' "
+                          f"and try again.") from None
+    if "\x00" in text[:65536]:
+        raise SeqrecError(f"{name} contains binary data (NUL bytes), so it is not a CSV text file; export the data "
+                          f"as a UTF-8 CSV and try again.")
+    return text
+
+
+def _split_simple(line: str, delim: str) -> list[str]:
+    """Split one line on delim, honouring double quotes (enough for sniffing)."""
+    out, cur, q = [], [], False
+    for ch in line:
+        if ch == '"':
+            q = not q
+        elif ch == delim and not q:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return [c.strip() for c in out]
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter (, ; tab |) that splits the sample lines into the same number (>1) of fields most often."""
+    best, best_score = ",", (-1, -1)
+    for d in DELIMITERS:
+        counts = [len(_split_simple(l, d)) for l in lines]
+        if not counts:
+            continue
+        values, freq = np.unique(counts, return_counts=True)
+        mode = int(values[np.argmax(freq)])
+        agree = int(freq.max())
+        if mode < 2:
+            continue
+        score = (agree, mode)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _looks_numeric(v: str) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def detect_header(first: list[str], rest: list[list[str]]) -> bool:
+    """True when the first row holds column names rather than data."""
+    names = {_norm(n) for n in USER_NAMES + ITEM_NAMES + TIME_NAMES + EVENT_NAMES + RATING_NAMES}
+    if any(_norm(c) in names for c in first):
+        return True
+    if not rest:
+        return any(c and not _looks_numeric(c) for c in first)
+    # A column numeric in the data but not in the first row means the first row is a header.
+    for j, c in enumerate(first):
+        col = [r[j] for r in rest if j < len(r) and r[j] != ""]
+        if col and c != "" and not _looks_numeric(c) and all(_looks_numeric(v) for v in col):
+            return True
+    # Repeated first row values as identifiers are unlikely: names are all distinct, non-empty and not dates.
+    return False
+
+
+def read_table(source: Source, name: str | None = None) -> pd.DataFrame:
+    """Read one CSV into a DataFrame of strings (IDs stay opaque: "007" and "7" differ)."""
+    name = name or _name_of(source)
+    data = read_bytes(source)
+    if not data.strip():
+        raise SeqrecError(f"{name} is empty; choose a CSV with a header line and one row per interaction "
+                          f"(user, item, time).")
+    text = decode_text(data, name)
+    if "::" in text[:4096] and text[:4096].count("::") >= 2 * max(1, text[:4096].count("\n")):
+        text = text.replace("::", "\t")  # MovieLens .dat style
+    sample_lines = [l for l in text[:65536].splitlines() if l.strip()][:50]
+    if len(sample_lines) and len(text) > 65536:
+        sample_lines = sample_lines[:-1] if len(sample_lines) > 1 else sample_lines  # last may be cut
+    delim = sniff_delimiter(sample_lines)
+    rows = [_split_simple(l, delim) for l in sample_lines]
+    if len(rows[0]) < 2:
+        raise SeqrecError(f"{name} has only one column; it needs at least user, item and time columns separated "
+                          f"by commas, semicolons, tabs or '|'.")
+    has_header = detect_header(rows[0], rows[1:])
+    if has_header and len(sample_lines) == 1:
+        raise SeqrecError(f"{name} has a header line but no data rows; add one row per interaction.")
+    buf = io.BytesIO(text.encode("utf-8"))
+    kw = dict(sep=delim, header=0 if has_header else None, dtype=str, keep_default_na=False, na_values=[""])
+    try:
+        df = pd.read_csv(buf, engine="pyarrow", **kw)
+    except Exception:
+        buf.seek(0)
+        try:
+            df = pd.read_csv(buf, engine="c", skipinitialspace=True, skip_blank_lines=True, **kw)
+        except pd.errors.ParserError as e:
+            msg = str(e)
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+            if m:
+                raise SeqrecError(f"{name} is malformed: line {m.group(2)} has {m.group(3)} fields but the header has "
+                                  f"{m.group(1)}; fix that line (a stray '{delim}' or a missing quote) and try "
+                                  f"again.") from None
+            raise SeqrecError(f"{name} is not a well-formed CSV ({msg.strip().splitlines()[-1]}); fix the file and "
+                              f"try again.") from None
+        except pd.errors.EmptyDataError:
+            raise SeqrecError(f"{name} is empty; choose a CSV with a header line and one row per interaction.") from None
+    if not has_header:
+        df.columns = [f"column_{i + 1}" for i in range(df.shape[1])]
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise SeqrecError(f"{name} has a header line but no data rows; add one row per interaction.")
+    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dupes:
+        raise SeqrecError(f"{name} has duplicate column names {dupes}; rename them so each column is unique.")
+    for c in df.columns:
+        df[c] = df[c].str.strip()
+    df.attrs["has_header"] = has_header
+    df.attrs["delimiter"] = delim
+    return df
+
+
+def read_tables(sources: Sequence[Source], names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read several CSV exports with the same columns and append them (e.g. monthly files)."""
+    if not sources:
+        raise SeqrecError("No file was given; choose at least one interaction CSV.")
+    names = list(names) if names else [None] * len(sources)
+    frames = [read_table(s, n) for s, n in zip(sources, names)]
+    first = list(frames[0].columns)
+    for f, s, n in zip(frames[1:], sources[1:], names[1:]):
+        if list(f.columns) != first:
+            raise SeqrecError(f"{n or _name_of(s)} has columns {list(f.columns)} but the first file has {first}; "
+                              f"only files with the same columns can be appended.")
+    if len(frames) == 1:
+        return frames[0]
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs.update(frames[0].attrs)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Column roles
+# ----------------------------------------------------------------------------------------------------------------
+
+def _find(columns: list[str], candidates: list[str], taken: set[str]) -> list[str]:
+    normed = {c: _norm(c) for c in columns if c not in taken}
+    order = [_norm(x) for x in candidates]
+    hits = [c for c in normed if normed[c] in order]
+    hits.sort(key=lambda c: order.index(normed[c]))
+    if not hits:  # looser: a column whose name ends in a candidate ("customer_user_id") or contains it
+        for cand in order:
+            hits += [c for c, n in normed.items() if len(cand) > 3 and (n.endswith(cand) or n.startswith(cand))
+                     and c not in hits]
+    return hits
+
+
+def _content_roles(df: pd.DataFrame) -> dict:
+    """For a headerless file: guess roles from the values (epoch-like column = time, small-range numeric = rating)."""
+    sample = df.head(2000)
+    roles: dict = {}
+    cols = list(df.columns)
+    numeric = {c: pd.to_numeric(sample[c], errors="coerce") for c in cols}
+    time_col = None
+    for c in cols:
+        v = numeric[c]
+        if v.notna().all() and len(v) and v.min() > 1e8:
+            time_col = c
+            break
+    if time_col is None:
+        for c in cols:
+            parsed = pd.to_datetime(sample[c], errors="coerce", format="mixed", utc=True) \
+                if not numeric[c].notna().all() else None
+            if parsed is not None and parsed.notna().mean() > 0.9:
+                time_col = c
+                break
+    rest = [c for c in cols if c != time_col]
+    rating_col = None
+    if len(rest) > 2:
+        for c in rest[2:]:
+            v = numeric[c]
+            if v.notna().all() and v.min() >= 0 and v.max() <= 10:
+                rating_col = c
+                break
+    if time_col is not None and len(rest) >= 2:
+        roles = dict(user=rest[0], item=rest[1], time=time_col, rating=rating_col)
+    return roles
+
+
+def guess_columns(df: pd.DataFrame) -> dict:
+    """Best guess of each role's column from common names (None where nothing fits). Ambiguity is not an error here:
+    the first, most typical name wins, and the UI/CLI let the user override."""
+    cols = list(df.columns)
+    if not df.attrs.get("has_header", True):
+        roles = _content_roles(df)
+        if roles:
+            return {**dict(user=None, item=None, time=None, event=None, rating=None), **roles}
+    taken: set[str] = set()
+    out = {}
+    for role, cands in (("user", USER_NAMES), ("item", ITEM_NAMES), ("time", TIME_NAMES),
+                        ("event", EVENT_NAMES), ("rating", RATING_NAMES)):
+        hits = _find(cols, cands, taken)
+        out[role] = hits[0] if hits else None
+        if hits:
+            taken.add(hits[0])
+    return out
+
+
+def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None = None, time: str | None = None,
+                    event: str | None = None, rating: str | None = None) -> ColumnMap:
+    """Merge the caller's choices with the guesses; raise one message listing every missing/unknown column."""
+    guess = guess_columns(df)
+    chosen = dict(user=user or guess["user"], item=item or guess["item"], time=time or guess["time"],
+                  event=event if event is not None else guess["event"],
+                  rating=rating if rating is not None else guess["rating"])
+    cols = list(df.columns)
+    problems = []
+    for role, given in (("user", user), ("item", item), ("time", time), ("event", event), ("rating", rating)):
+        if given and given not in cols:
+            problems.append(f"the {role} column '{given}' is not in the file")
+    for role, flag in (("user", "--user-col"), ("item", "--item-col"), ("time", "--time-col")):
+        if not chosen[role]:
+            problems.append(f"no {role} column was found (name it e.g. '{role}_id' or "
+                            f"'{ 'timestamp' if role == 'time' else role + '_id'}', or choose it with {flag})")
+    req = [chosen["user"], chosen["item"], chosen["time"]]
+    if not problems and len(set(req)) < 3:
+        problems.append(f"user, item and time must be three different columns (got {req})")
+    if problems:
+        raise SeqrecError("Cannot map the columns: " + "; ".join(problems) + f". The file's columns are {cols}.")
+    for opt in ("event", "rating"):
+        if chosen[opt] in req or chosen[opt] == "":
+            chosen[opt] = None
+    if chosen["event"] and chosen["event"] == chosen["rating"]:
+        chosen["rating"] = None
+    return ColumnMap(**chosen)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Timestamps
+# ----------------------------------------------------------------------------------------------------------------
+
+def parse_times(values: pd.Series, column: str, row_offset: int = 2) -> tuple[np.ndarray, bool]:
+    """Timestamps -> float seconds. Integers/floats are epoch seconds or milliseconds (or plain ordering numbers);
+    strings are dates. Returns (seconds, is_datetime)."""
+    s = values.astype("str")
+    missing = values.isna().to_numpy()
+    if missing.any():
+        idx = int(np.flatnonzero(missing)[0])
+        raise SeqrecError(f"The time column '{column}' has {int(missing.sum())} empty value(s) (first on line "
+                          f"{idx + row_offset}); fill them in or delete those rows.")
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().all():
+        v = num.to_numpy(dtype="float64")
+        if not np.isfinite(v).all():
+            raise SeqrecError(f"The time column '{column}' holds infinite numbers; use epoch seconds or dates.")
+        big = np.nanmax(np.abs(v)) if len(v) else 0
+        if big >= 1e17:
+            return v / 1e9, True  # nanoseconds
+        if big >= 1e14:
+            return v / 1e6, True  # microseconds
+        if big >= 1e11:
+            return v / 1e3, True  # milliseconds
+        return v, bool(np.nanmin(v) >= 1e8)  # seconds since 1973, otherwise plain ordering numbers
+    if num.notna().mean() > 0.5:
+        bad = ~num.notna().to_numpy()
+        return _raise_bad_times(s, bad, column, row_offset)
+    dt = pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601")
+    if dt.isna().any():
+        dt2 = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+        dt = dt.where(dt.notna(), dt2)
+    bad = dt.isna().to_numpy()
+    if bad.any():
+        return _raise_bad_times(s, bad, column, row_offset)
+    secs = (dt - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    return secs, True
+
+
+def _raise_bad_times(s: pd.Series, bad: np.ndarray, column: str, row_offset: int):
+    idx = int(np.flatnonzero(bad)[0])
+    raise SeqrecError(f"The time column '{column}' has {int(bad.sum())} value(s) that are neither numbers nor dates, "
+                      f"e.g. {s.iloc[idx]!r} on line {idx + row_offset}; use epoch seconds/milliseconds or dates like "
+                      f"2024-05-01 13:45:00, or choose the right time column.")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building the clean table
+# ----------------------------------------------------------------------------------------------------------------
+
+def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None, name: str = "the file") -> Interactions:
+    """Validate the mapped columns, parse times, sort per user by time (ties in file order) and apply filters.
+    All problems with the raw values are collected and reported together."""
+    filters = (filters or Filters()).validate()
+    raw_rows = len(df)
+    row_offset = 2 if df.attrs.get("has_header", True) else 1
+    problems = []
+    for role in ("user", "item"):
+        col = getattr(columns, role)
+        empty = df[col].isna().to_numpy() | (df[col].astype("str").to_numpy() == "")
+        if empty.any():
+            first = int(np.flatnonzero(empty)[0]) + row_offset
+            problems.append(f"the {role} column '{col}' has {int(empty.sum())} empty value(s) (first on line {first})")
+    try:
+        times, is_dt = parse_times(df[columns.time], columns.time, row_offset)
+    except SeqrecError as e:
+        problems.append(str(e)[0].lower() + str(e)[1:].rstrip("."))
+        times, is_dt = None, False
+    rating = None
+    if columns.rating:
+        rating = pd.to_numeric(df[columns.rating], errors="coerce")
+        if filters.min_rating is not None:
+            bad = rating.isna() & df[columns.rating].notna()
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                problems.append(f"the rating column '{columns.rating}' has {int(bad.sum())} non-numeric value(s), "
+                                f"e.g. {df[columns.rating].iloc[i]!r} on line {i + row_offset}, so it cannot be "
+                                f"filtered by a minimum rating")
+    elif filters.min_rating is not None:
+        problems.append("a minimum rating was asked for but no rating column is mapped")
+    if filters.event_types and not columns.event:
+        problems.append("event types to keep were given but no event-type column is mapped")
+    if problems:
+        msg = "; ".join(problems)
+        raise SeqrecError(f"{name} has problems: {msg}. Fix these rows or choose other columns, then try again."
+                          if len(problems) > 1 else msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
+                          + ("" if "try again" in msg else " Fix these rows and try again."))
+    out = pd.DataFrame({"user": df[columns.user].astype("str").to_numpy(),
+                        "item": df[columns.item].astype("str").to_numpy(),
+                        "time": times})
+    if columns.event:
+        out["event"] = df[columns.event].astype("str").fillna("").to_numpy()
+    if rating is not None:
+        out["rating"] = rating.to_numpy()
+    out["_row"] = np.arange(len(out))
+    notes = []
+    if filters.event_types:
+        keep = set(map(str, filters.event_types))
+        out = out[out["event"].isin(keep)]
+        notes.append(f"kept event types {sorted(keep)}")
+        _require_rows(out, f"no row has an event type in {sorted(keep)}; check the event filter")
+    if filters.min_rating is not None:
+        out = out[out["rating"] >= filters.min_rating]
+        notes.append(f"kept ratings >= {filters.min_rating:g}")
+        _require_rows(out, f"no row has a rating of at least {filters.min_rating:g}; lower the rating filter")
+    out = out.sort_values(["user", "time", "_row"], kind="stable")
+    if filters.remove_repeats:
+        same = (out["user"].to_numpy()[1:] == out["user"].to_numpy()[:-1]) & \
+               (out["item"].to_numpy()[1:] == out["item"].to_numpy()[:-1])
+        out = out[np.concatenate([[True], ~same])]
+    if filters.max_events_per_user:
+        pos_from_end = out.groupby("user", sort=False).cumcount(ascending=False)
+        out = out[pos_from_end.to_numpy() < filters.max_events_per_user]
+    if filters.min_item_count > 1:
+        counts = out["item"].map(out["item"].value_counts())
+        out = out[counts.to_numpy() >= filters.min_item_count]
+        _require_rows(out, f"no item occurs at least {filters.min_item_count} times; lower the minimum item count")
+    sizes = out.groupby("user", sort=False)["item"].transform("size")
+    out = out[sizes.to_numpy() >= filters.min_user_interactions]
+    _require_rows(out, f"no user has at least {filters.min_user_interactions} interactions after filtering; "
+                       f"lower the minimum interactions per user or the minimum item count")
+    n_users = out["user"].nunique()
+    if n_users < 2:
+        raise SeqrecError(f"Only {n_users} user has enough interactions after filtering; at least 2 users (ideally "
+                          f"hundreds) are needed to train and evaluate. Add data or relax the filters.")
+    out = out.drop(columns="_row").reset_index(drop=True)
+    return Interactions(out, columns, is_dt, raw_rows, notes)
+
+
+def _require_rows(df: pd.DataFrame, why: str):
+    if len(df) == 0:
+        raise SeqrecError(f"Nothing is left after filtering: {why}.")
+
+
+def load_interactions(sources: Source | Sequence[Source], user: str | None = None, item: str | None = None,
+                      time: str | None = None, event: str | None = None, rating: str | None = None,
+                      filters: Filters | None = None, names: Sequence[str] | None = None) -> Interactions:
+    """The whole data layer in one call: read (one or several files), map columns, validate, sort and filter."""
+    if not isinstance(sources, (list, tuple)):
+        sources = [sources]
+    df = read_tables(sources, names)
+    cols = resolve_columns(df, user, item, time, event, rating)
+    name = (names[0] if names else None) or _name_of(sources[0])
+    return prepare(df, cols, filters, name)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Statistics
+# ----------------------------------------------------------------------------------------------------------------
+
+def dataset_stats(data: Interactions, top_n: int = 10) -> dict:
+    """Users, items, interactions, sequence-length distribution, sparsity, most popular items and time span."""
+    df = data.df
+    lengths = df.groupby("user", sort=False).size().to_numpy()
+    n_users, n_items, n = len(lengths), int(df["item"].nunique()), len(df)
+    pop = df["item"].value_counts().head(top_n)
+    tmin, tmax = float(df["time"].min()), float(df["time"].max())
+    span = dict(start=tmin, end=tmax, is_datetime=data.time_is_datetime)
+    if data.time_is_datetime:
+        span["start"] = pd.Timestamp(tmin, unit="s", tz="UTC").isoformat()
+        span["end"] = pd.Timestamp(tmax, unit="s", tz="UTC").isoformat()
+        span["days"] = round((tmax - tmin) / 86400, 2)
+    return {
+        "users": n_users,
+        "items": n_items,
+        "interactions": n,
+        "rows_in_file": data.raw_rows,
+        "sequence_length": {
+            "min": int(lengths.min()), "median": float(np.median(lengths)), "mean": round(float(lengths.mean()), 2),
+            "p90": float(np.percentile(lengths, 90)), "max": int(lengths.max()),
+        },
+        "sparsity": round(1.0 - n / (n_users * n_items), 6),
+        "most_popular": [{"item": str(k), "count": int(v)} for k, v in pop.items()],
+        "time_span": span,
+        "columns": data.columns.to_dict(),
+        "filters_applied": data.notes,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Item metadata (titles and categories)
+# ----------------------------------------------------------------------------------------------------------------
+
+TITLE_NAMES = ["title", "name", "item_name", "product_name", "movie_title", "label", "display_name", "track_name",
+               "song", "book_title"]
+CATEGORY_NAMES = ["category", "genre", "genres", "categories", "department", "type", "class", "section", "artist"]
+
+
+def load_item_metadata(source: Source, name: str | None = None) -> pd.DataFrame:
+    """Item metadata CSV -> DataFrame indexed by item id (string) with `title` and `category` columns."""
+    name = name or _name_of(source)
+    df = read_table(source, name)
+    cols = list(df.columns)
+    item = _find(cols, ITEM_NAMES + ["id"], set())
+    if not item:
+        raise SeqrecError(f"{name} has no item id column (looked for names like item_id, movieId, product_id); "
+                          f"its columns are {cols}. Rename the id column to item_id.")
+    title = _find(cols, TITLE_NAMES, {item[0]})
+    cat = _find(cols, CATEGORY_NAMES, {item[0]} | set(title[:1]))
+    if not title and not cat:
+        raise SeqrecError(f"{name} has no title or category column (looked for title, name, category, genre); its "
+                          f"columns are {cols}. Add a 'title' column.")
+    out = pd.DataFrame({"item": df[item[0]].astype("str")})
+    out["title"] = df[title[0]].astype("str").fillna("") if title else out["item"]
+    out["category"] = df[cat[0]].astype("str").fillna("") if cat else ""
+    out = out.drop_duplicates("item").set_index("item")
+    return out

@@ -1,0 +1,96 @@
+"""Full-ranking metrics (no sampled negatives), pure and batched in torch.
+
+Ties are pessimistic: every other item scoring >= the target is ranked ahead of it, so a constant scorer gets no
+credit. A target that was masked out (exclude-seen) is never a hit.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+MAX_SCORE_ELEMENTS = 1 << 23  # scores held at once while evaluating (~32 MB of float32)
+
+
+def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1-based pessimistic rank of each row's target among all columns; +inf where the target's score is -inf.
+
+    scores: (B, N) float; columns that must not be recommended are -inf. targets: (B,) column indices.
+    """
+    t = scores.gather(1, targets.view(-1, 1))
+    ahead = (scores >= t).sum(dim=1) - 1  # the target itself is not ahead of itself
+    ranks = (ahead + 1).to(torch.float64)
+    invalid = torch.isneginf(t.view(-1)) | torch.isnan(t.view(-1))
+    return torch.where(invalid, torch.full_like(ranks, math.inf), ranks)
+
+
+def recall_at_k(ranks: torch.Tensor, k: int) -> float:
+    """Share of targets ranked in the top k (with a single target this equals HitRate@k)."""
+    return float((ranks <= k).double().mean()) if len(ranks) else 0.0
+
+
+def mrr_at_k(ranks: torch.Tensor, k: int) -> float:
+    """Mean reciprocal rank, counting ranks beyond k as 0."""
+    return float(torch.where(ranks <= k, 1.0 / ranks, torch.zeros_like(ranks)).mean()) if len(ranks) else 0.0
+
+
+def ndcg_at_k(ranks: torch.Tensor, k: int) -> float:
+    """NDCG with one relevant item: 1 / log2(rank + 1) inside the top k, else 0 (the ideal DCG is 1)."""
+    if not len(ranks):
+        return 0.0
+    return float(torch.where(ranks <= k, 1.0 / torch.log2(ranks + 1), torch.zeros_like(ranks)).mean())
+
+
+def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k (values, indices) per row, never returning -inf (masked) columns; missing slots get index -1."""
+    k = min(k, scores.shape[1])
+    vals, idx = scores.topk(k, dim=1)
+    return vals, torch.where(torch.isneginf(vals), torch.full_like(idx, -1), idx)
+
+
+def metric_names(ks: Sequence[int]) -> list[str]:
+    names = [f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in ks]
+    return names + [f"coverage@{k}" for k in ks]
+
+
+def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], histories: list[np.ndarray],
+                    targets: np.ndarray, n_items: int, ks: Sequence[int] = (10, 20), exclude_seen: bool = False,
+                    batch_size: int | None = None) -> dict:
+    """Rank all items for each history and score the true next item.
+
+    score_batch maps a list of index histories to a (B, n_items + 1) score tensor; column 0 is padding and never
+    ranked. With exclude_seen, the items of each history are masked out before ranking.
+    """
+    ks = sorted(set(int(k) for k in ks))
+    n_cols = n_items + 1
+    if batch_size is None:
+        batch_size = max(1, min(1024, MAX_SCORE_ELEMENTS // n_cols))
+    all_ranks = []
+    recommended = {k: torch.zeros(n_cols, dtype=torch.bool) for k in ks}
+    for start in range(0, len(histories), batch_size):
+        hist = histories[start: start + batch_size]
+        scores = torch.nan_to_num(score_batch(hist).detach().to("cpu", torch.float32), nan=-math.inf)
+        scores[:, 0] = -math.inf
+        if exclude_seen:
+            rows = np.repeat(np.arange(len(hist)), [len(h) for h in hist])
+            cols = np.concatenate(hist) if len(hist) else np.zeros(0, dtype=np.int64)
+            scores[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = -math.inf
+        tgt = torch.as_tensor(np.asarray(targets[start: start + batch_size], dtype=np.int64))
+        all_ranks.append(target_ranks(scores, tgt))
+        _, idx = top_k(scores, max(ks))
+        for k in ks:
+            got = idx[:, :k].reshape(-1)
+            recommended[k][got[got > 0]] = True
+    ranks = torch.cat(all_ranks) if all_ranks else torch.zeros(0, dtype=torch.float64)
+    out = {}
+    for k in ks:
+        out[f"recall@{k}"] = recall_at_k(ranks, k)
+    for k in ks:
+        out[f"mrr@{k}"] = mrr_at_k(ranks, k)
+    for k in ks:
+        out[f"ndcg@{k}"] = ndcg_at_k(ranks, k)
+    for k in ks:
+        out[f"coverage@{k}"] = float(recommended[k].sum()) / max(1, n_items)
+    return out

@@ -1,0 +1,247 @@
+"""The training loop: many-to-many next-item training with full-softmax cross-entropy, reporting through callbacks.
+
+Callbacks get a BatchInfo after every batch and an EpochInfo after every epoch, so the UI (progress bar, live
+chart, Stop button) and the CLI (tqdm on stderr) share this code. A stop request is honoured between batches, and
+early stopping on validation Recall@K restores the best weights.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .baselines import BASELINES
+from .config import TrainConfig
+from .errors import SeqrecError
+from .metrics import evaluate_scorer
+from .model import SeqRecModel
+from .split import SplitData, pad_batch
+
+MAX_VALID_USERS = 10_000  # validation each epoch uses at most this many users (a fixed, seeded subset)
+_INIT_LOCK = threading.Lock()  # weight init uses the process-wide RNG: seed and build under a lock
+
+
+@dataclass
+class BatchInfo:
+    epoch: int
+    batch: int
+    n_batches: int
+    loss: float
+    elapsed: float
+    sequences_per_second: float
+    step: int
+
+
+@dataclass
+class EpochInfo:
+    epoch: int
+    epochs: int
+    train_loss: float
+    valid: dict
+    elapsed: float
+    sequences_per_second: float
+    best_epoch: int
+    improved: bool
+
+
+class Callback:
+    """Override what you need; every hook is optional."""
+
+    def on_batch(self, info: BatchInfo) -> None: ...
+
+    def on_epoch(self, info: EpochInfo) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    model: SeqRecModel
+    config: TrainConfig
+    best_epoch: int
+    epochs_run: int
+    best_valid: dict
+    train_seconds: float
+    sequences_per_second: float
+    stopped_by_user: bool
+    batch_losses: list[float] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """A GPU when one is present, else the CPU (or what the caller names)."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_model(n_items: int, config: TrainConfig, device: torch.device | None = None) -> SeqRecModel:
+    with _INIT_LOCK:
+        torch.manual_seed(config.seed)
+        model = SeqRecModel(n_items, config)
+    return model.to(device or torch.device("cpu"))
+
+
+def training_windows(train: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each training sequence into windows of max_len + 1 items (overlapping by one, newest kept whole) so long
+    histories are used entirely; returns a right-padded matrix and the window lengths."""
+    w = max_len + 1
+    pieces = []
+    for s in train:
+        n = len(s)
+        if n < 2:
+            continue
+        end = n
+        while True:
+            start = max(0, end - w)
+            pieces.append(s[start:end])
+            if start == 0:
+                break
+            end = start + 1
+    if not pieces:
+        raise SeqrecError("No user has a training history of at least 2 items (each user's last two items are held out "
+                          "for validation and test); use data with longer sequences or lower the filters.")
+    return pad_batch(pieces)
+
+
+def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of similar-length windows, so little compute is spent on padding."""
+    perm = rng.permutation(len(lengths))
+    pool = batch_size * 50
+    batches = []
+    for start in range(0, len(perm), pool):
+        chunk = perm[start: start + pool]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches += [chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size)]
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def model_scorer(model: SeqRecModel, max_len: int, device: torch.device):
+    """Adapter: list of index histories -> (B, n_items + 1) logits, the interface every scorer shares."""
+
+    @torch.no_grad()
+    def score(histories: list[np.ndarray]) -> torch.Tensor:
+        items, lengths = pad_batch(histories, max_len)
+        return model.score_last(torch.from_numpy(items).to(device), torch.from_numpy(lengths).to(device))
+
+    return score
+
+
+def evaluate_model(model: SeqRecModel, split: SplitData, part: str, config: TrainConfig,
+                   device: torch.device | None = None, users: np.ndarray | None = None) -> dict:
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    hist, tgt = split.histories(part)
+    if users is not None:
+        hist, tgt = [hist[i] for i in users], tgt[users]
+    try:
+        return evaluate_scorer(model_scorer(model, config.max_len, device), hist, tgt, split.n_items,
+                               config.ks, config.exclude_seen)
+    finally:
+        model.train(was_training)
+
+
+def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, part: str = "test") -> dict:
+    """Every baseline fitted on the training parts and scored through the same evaluation code as the model."""
+    hist, tgt = split.histories(part)
+    out = {}
+    for cls in BASELINES:
+        b = cls().fit(split.train, split.n_items)
+        out[b.name] = evaluate_scorer(b.score_batch, hist, tgt, split.n_items, ks, exclude_seen)
+    return out
+
+
+def _make_optimizer(model: SeqRecModel, config: TrainConfig) -> torch.optim.Optimizer:
+    try:
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] = (),
+          stop_event: threading.Event | None = None, device: str | torch.device | None = None) -> TrainResult:
+    """Train one model on the split's training parts; early stopping on validation Recall@K (largest K)."""
+    config.validate()
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    model = build_model(split.n_items, config, device)
+    model.generator = torch.Generator(device=device).manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    windows, lengths = training_windows(split.train, config.max_len)
+    windows_t = torch.from_numpy(windows)
+    n_users = len(split.users)
+    valid_users = None
+    if n_users > MAX_VALID_USERS:
+        valid_users = np.sort(np.random.default_rng(config.seed).choice(n_users, MAX_VALID_USERS, replace=False))
+    opt = _make_optimizer(model, config)
+    key = f"recall@{config.monitor_k}"
+    best_score, best_state, best_epoch, best_valid = -1.0, None, 0, {}
+    batch_losses, epochs_log = [], []
+    t0, seen, step, bad_epochs, stopped = time.perf_counter(), 0, 0, 0, False
+    epoch = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        batches = length_bucketed_batches(lengths, config.batch_size, rng)
+        epoch_loss, epoch_tokens = 0.0, 0
+        for b, idx in enumerate(batches):
+            if stop_event is not None and stop_event.is_set():
+                stopped = True
+                break
+            width = int(lengths[idx].max())
+            seq = windows_t[torch.from_numpy(idx), :width].to(device)
+            inputs, targets = seq[:, :-1], seq[:, 1:]
+            logits = model(inputs)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise SeqrecError(f"Training diverged (the loss became {lv}) at epoch {epoch}; lower the learning "
+                                  f"rate (now {config.lr:g}) or raise gradient clipping, then train again.")
+            ntok = int((targets > 0).sum())
+            epoch_loss += lv * ntok
+            epoch_tokens += ntok
+            seen += len(idx)
+            step += 1
+            batch_losses.append(lv)
+            elapsed = time.perf_counter() - t0
+            info = BatchInfo(epoch, b + 1, len(batches), lv, elapsed, seen / max(elapsed, 1e-9), step)
+            for cb in callbacks:
+                cb.on_batch(info)
+        if stopped and epoch_tokens == 0 and best_state is not None:
+            epoch -= 1
+            break
+        valid = evaluate_model(model, split, "valid", config, device, valid_users)
+        score = valid[key]
+        improved = score > best_score
+        if improved:
+            best_score, best_epoch, best_valid = score, epoch, valid
+            best_state = copy.deepcopy(model.state_dict())
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        elapsed = time.perf_counter() - t0
+        rec = dict(epoch=epoch, train_loss=epoch_loss / max(1, epoch_tokens), elapsed=elapsed, **valid)
+        epochs_log.append(rec)
+        info = EpochInfo(epoch, config.epochs, rec["train_loss"], valid, elapsed, seen / max(elapsed, 1e-9),
+                         best_epoch, improved)
+        for cb in callbacks:
+            cb.on_epoch(info)
+        if stopped or (config.patience > 0 and bad_epochs >= config.patience):
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    elapsed = time.perf_counter() - t0
+    return TrainResult(model=model, config=config, best_epoch=best_epoch, epochs_run=epoch, best_valid=best_valid,
+                       train_seconds=elapsed, sequences_per_second=seen / max(elapsed, 1e-9), stopped_by_user=stopped,
+                       batch_losses=batch_losses, epochs=epochs_log)
