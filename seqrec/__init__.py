@@ -9,8 +9,22 @@ from .config import TrainConfig, PRESETS  # noqa: E402
 from .data import (ColumnMap, Filters, Interactions, load_interactions, read_table, read_tables,  # noqa: E402
                    guess_columns, resolve_columns, prepare, dataset_stats, load_item_metadata)
 from .split import ItemVocab, SplitData, leave_last_out  # noqa: E402
-from .run import Run, train_run, save_run, load_run  # noqa: E402
+
+_LAZY = {"Run", "train_run", "save_run", "load_run"}  # need torch: imported on first use, so the CLI's data
+# commands, --help and error messages start without paying for `import torch`
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from . import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'seqrec' has no attribute {name!r}")
 
 __all__ = ["SeqrecError", "TrainConfig", "PRESETS", "ColumnMap", "Filters", "Interactions", "load_interactions",
            "read_table", "read_tables", "guess_columns", "resolve_columns", "prepare", "dataset_stats",
            "load_item_metadata", "ItemVocab", "SplitData", "leave_last_out", "Run", "train_run", "save_run", "load_run"]
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

@@ -17,7 +17,8 @@ EXIT_BAD_INPUT = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, as for every other bad input
-        raise SeqrecError(f"{message[0].upper() + message[1:]} (see `python -m seqrec {self.prog.split()[-1]} --help`)."
+        message = message[0].upper() + message[1:]
+        raise SeqrecError(f"{message} (see `python -m seqrec {self.prog.split()[-1]} --help`)."
                           if " " in self.prog else f"{message} (see `python -m seqrec --help`).")
 
 
@@ -155,13 +156,14 @@ class _TqdmProgress:
 
 def cmd_train(a) -> dict:
     from .config import TrainConfig
-    from .run import save_run, train_run
 
     config = TrainConfig(model=a.model, embedding_dim=a.embedding_dim, hidden_size=a.hidden_size, layers=a.layers,
                          dropout=a.dropout, lr=a.lr, weight_decay=a.weight_decay, batch_size=a.batch_size,
                          epochs=a.epochs, max_len=a.max_len, grad_clip=a.grad_clip, patience=a.patience, seed=a.seed,
                          ks=tuple(a.k), exclude_seen=a.exclude_seen).validate()
     data = _load(a)
+    from .run import save_run, train_run  # torch loads only once the settings and the data are known to be good
+
     run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=a.name, device=a.device)
     if a.save:
         save_run(run, a.save)
@@ -222,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `python -m seqrec stats x.csv | head`: the reader left, nothing to report
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MemoryError:
         print("error: ran out of memory; use a smaller file (fewer users or items) or a smaller model.",
               file=sys.stderr)

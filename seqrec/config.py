@@ -30,7 +30,8 @@ class TrainConfig:
     exclude_seen: bool = False
 
     def __post_init__(self):
-        self.ks = tuple(self.ks)
+        if isinstance(self.ks, (list, tuple)):
+            self.ks = tuple(self.ks)  # anything else (a bare number, a string) is reported by validate()
 
     @property
     def monitor_k(self) -> int:
@@ -71,8 +72,11 @@ class TrainConfig:
         need_float("grad_clip", 0.0, 1e6)
         need_int("patience", 0, 10000)
         need_int("seed", 0, 2**32 - 1)
-        if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
+        if not isinstance(self.ks, tuple) or not self.ks or \
+                any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
             problems.append(f"K values must be positive whole numbers (got {self.ks!r})")
+        if not isinstance(self.exclude_seen, bool):
+            problems.append(f"exclude seen must be true or false (got {self.exclude_seen!r})")
         if problems:
             raise SeqrecError("Invalid training settings: " + "; ".join(problems) + ".")
         return self

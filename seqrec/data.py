@@ -235,8 +235,19 @@ def detect_header(first: list[str], rest: list[list[str]]) -> bool:
         col = [r[j] for r in rest if j < len(r) and r[j] != ""]
         if col and c != "" and not _looks_numeric(c) and all(_looks_numeric(v) for v in col):
             return True
-    # Repeated first row values as identifiers are unlikely: names are all distinct, non-empty and not dates.
+    # A column of dates in the data whose first-row value is not a date ("day" above 2024-05-01) is a header too.
+    for j, c in enumerate(first):
+        col = [r[j] for r in rest if j < len(r) and r[j] != ""]
+        if col and c != "" and not _looks_numeric(c) and not _looks_like_date(c) and all(map(_looks_like_date, col)):
+            return True
     return False
+
+
+def _looks_like_date(v: str) -> bool:
+    """True for a value pandas reads as a date/time (only used on the few sample rows that header sniffing sees)."""
+    if _looks_numeric(v) or sum(ch.isdigit() for ch in v) < 4:  # a date has a year; "M1" or "t10" are IDs
+        return False
+    return bool(pd.notna(pd.to_datetime(pd.Series([v]), errors="coerce", format="mixed", utc=True).iloc[0]))
 
 
 def read_table(source: Source, name: str | None = None) -> pd.DataFrame:
@@ -376,6 +387,10 @@ def guess_columns(df: pd.DataFrame) -> dict:
         out[role] = hits[0] if hits else None
         if hits:
             taken.add(hits[0])
+    if out["time"] is None:  # unusual name: fall back to the values (an epoch-like or date column)
+        by_content = _content_roles(df[[c for c in cols if c not in taken or c in (out["user"], out["item"])]])
+        if by_content.get("time") and by_content["time"] not in taken:
+            out["time"] = by_content["time"]
     return out
 
 
@@ -393,8 +408,8 @@ def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None 
             problems.append(f"the {role} column '{given}' is not in the file")
     for role, flag in (("user", "--user-col"), ("item", "--item-col"), ("time", "--time-col")):
         if not chosen[role]:
-            problems.append(f"no {role} column was found (name it e.g. '{role}_id' or "
-                            f"'{ 'timestamp' if role == 'time' else role + '_id'}', or choose it with {flag})")
+            example = "timestamp" if role == "time" else f"{role}_id"
+            problems.append(f"no {role} column was found (name it e.g. '{example}', or choose it with {flag})")
     req = [chosen["user"], chosen["item"], chosen["time"]]
     if not problems and len(set(req)) < 3:
         problems.append(f"user, item and time must be three different columns (got {req})")

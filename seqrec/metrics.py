@@ -71,7 +71,9 @@ def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], his
     recommended = {k: torch.zeros(n_cols, dtype=torch.bool) for k in ks}
     for start in range(0, len(histories), batch_size):
         hist = histories[start: start + batch_size]
-        scores = torch.nan_to_num(score_batch(hist).detach().to("cpu", torch.float32), nan=-math.inf)
+        # NaN -> -inf; keep +-inf as they are (nan_to_num would otherwise turn a masked -inf into a finite number)
+        scores = torch.nan_to_num(score_batch(hist).detach().to("cpu", torch.float32), nan=-math.inf,
+                                  posinf=math.inf, neginf=-math.inf)
         scores[:, 0] = -math.inf
         if exclude_seen:
             rows = np.repeat(np.arange(len(hist)), [len(h) for h in hist])

@@ -182,7 +182,7 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
         config = TrainConfig.from_dict(cfg_dict)
     except (TypeError, SeqrecError) as e:
         raise SeqrecError(f"The saved config in {folder} is invalid ({e}); train again.") from None
-    if not isinstance(ids, list) or not ids or len(set(map(str, ids))) != len(ids):
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(set(ids)) != len(ids):
         raise SeqrecError(f"{folder / 'vocab.json'} is damaged (it must be a list of distinct item IDs); train again.")
     try:
         state = load_file(str(folder / "weights.safetensors"))
@@ -200,11 +200,15 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
         raise SeqrecError(f"The weights in {folder} contain NaN or infinite values; train again.")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.to(pick_device(device)).eval()
-    return Run(name=str(meta.get("name", folder.name)), config=config, vocab=ItemVocab(ids), model=model,
-               metrics=meta.get("metrics", {}), baselines=meta.get("baselines", {}),
-               valid_metrics=meta.get("valid_metrics", {}), dataset=meta.get("dataset", {}),
-               batch_losses=meta.get("batch_losses", []), epochs=meta.get("epochs", []),
-               epochs_run=int(meta.get("epochs_run", 0)), best_epoch=int(meta.get("best_epoch", 0)),
-               train_seconds=float(meta.get("train_seconds", 0.0)),
-               sequences_per_second=float(meta.get("sequences_per_second", 0.0)),
-               stopped_by_user=bool(meta.get("stopped_by_user", False)), created=str(meta.get("created", "")))
+    try:
+        return Run(name=str(meta.get("name", folder.name)), config=config, vocab=ItemVocab(ids), model=model,
+                   metrics=meta.get("metrics", {}), baselines=meta.get("baselines", {}),
+                   valid_metrics=meta.get("valid_metrics", {}), dataset=meta.get("dataset", {}),
+                   batch_losses=meta.get("batch_losses", []), epochs=meta.get("epochs", []),
+                   epochs_run=int(meta.get("epochs_run", 0)), best_epoch=int(meta.get("best_epoch", 0)),
+                   train_seconds=float(meta.get("train_seconds", 0.0)),
+                   sequences_per_second=float(meta.get("sequences_per_second", 0.0)),
+                   stopped_by_user=bool(meta.get("stopped_by_user", False)), created=str(meta.get("created", "")))
+    except (TypeError, ValueError, OverflowError):  # e.g. "epochs_run": "two" typed into run.json
+        raise SeqrecError(f"{folder / 'run.json'} was edited or damaged (a number field holds something else); use "
+                          f"the original saved run or train again.") from None

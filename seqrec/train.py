@@ -73,10 +73,29 @@ class TrainResult:
     epochs: list[dict] = field(default_factory=list)
 
 
+def _hook(callback, name: str, info) -> None:
+    """Call callback.name(info) if it has that hook: like Callback subclasses, plain objects may define just one."""
+    fn = getattr(callback, name, None)
+    if fn is not None:
+        fn(info)
+
+
 def pick_device(device: str | None = None) -> torch.device:
-    """A GPU when one is present, else the CPU (or what the caller names)."""
+    """A GPU when one is present, else the CPU (or what the caller names, checked so a typo is one clear message)."""
     if device:
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise SeqrecError(f"Unknown device {device!r}; use cpu or cuda (or leave it out to pick one "
+                              f"automatically).") from None
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise SeqrecError(f"Device {device!r} is not available on this machine (no such CUDA GPU); use cpu or "
+                              f"leave the device out.")
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise SeqrecError(f"Device {device!r} is not supported; use cpu or cuda (or leave it out).")
+        if dev.type == "mps" and not torch.backends.mps.is_available():
+            raise SeqrecError(f"Device {device!r} is not available on this machine; use cpu or leave it out.")
+        return dev
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -216,7 +235,7 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
             elapsed = time.perf_counter() - t0
             info = BatchInfo(epoch, b + 1, len(batches), lv, elapsed, seen / max(elapsed, 1e-9), step)
             for cb in callbacks:
-                cb.on_batch(info)
+                _hook(cb, "on_batch", info)
         if stopped and epoch_tokens == 0 and best_state is not None:
             epoch -= 1
             break
@@ -235,7 +254,7 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
         info = EpochInfo(epoch, config.epochs, rec["train_loss"], valid, elapsed, seen / max(elapsed, 1e-9),
                          best_epoch, improved)
         for cb in callbacks:
-            cb.on_epoch(info)
+            _hook(cb, "on_epoch", info)
         if stopped or (config.patience > 0 and bad_epochs >= config.patience):
             break
     if best_state is not None:

@@ -1,0 +1,46 @@
+"""Compare page: every run of the session beside the baselines, as a table, a bar chart and overlaid curves."""
+import streamlit as st
+
+from seqrec import explore, figures
+from studio import state
+
+st.title(":material/leaderboard: Compare")
+ds = state.current_dataset()
+runs = state.runs()
+st.caption("All runs of this session and the baselines, scored on the same held-out test items (each user's last "
+           "interaction) with full ranking over every item.")
+
+c = st.columns([1, 1, 3])
+ks = explore.available_ks(runs)
+if st.session_state.get("cmp_k") not in ks:
+    st.session_state["cmp_k"] = max(ks)
+k = c[0].selectbox("K", ks, key="cmp_k", help="Cut-off for the metrics: is the true next item in the top K?")
+metric = c[1].selectbox("Metric", list(explore.METRIC_LABELS), key="cmp_metric",
+                        format_func=explore.METRIC_LABELS.get,
+                        help="Recall: share of users whose true next item is in the top K. MRR and NDCG also reward "
+                             "ranking it high. Coverage: share of the catalogue ever recommended.")
+metric_col = f"{explore.METRIC_LABELS[metric]}@{k}"
+
+table = explore.comparison_table(runs, ds, k)
+if not runs:
+    st.info("Only the baselines so far: train a run to see how a recurrent network compares.",
+            icon=":material/info:")
+    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+else:
+    for run in runs:
+        verdict = explore.baseline_verdict(run, k, metric)
+        (st.success if " beats " in verdict else st.warning)(verdict, icon=":material/emoji_events:"
+                                                            if " beats " in verdict else ":material/info:")
+
+metric_cols = [f"{explore.METRIC_LABELS[m]}@{k}" for m in explore.METRICS]
+st.dataframe(explore.comparison_for_display(table), hide_index=True, width="stretch",
+             column_config={**{col: st.column_config.NumberColumn(format="%.4f") for col in metric_cols},
+                            "Parameters": st.column_config.NumberColumn(format="localized")})
+st.download_button("Download as CSV", table.to_csv(index=False).encode(), file_name="seqrec_comparison.csv",
+                   mime="text/csv", icon=":material/download:", key="download_comparison")
+
+st.plotly_chart(figures.metric_bars(table, metric_col), width="stretch", key="bars")
+if runs:
+    left, right = st.columns(2)
+    left.plotly_chart(figures.validation_curves(runs, f"{metric}@{k}", metric_col), width="stretch", key="valid_curves")
+    right.plotly_chart(figures.loss_curves(runs), width="stretch", key="loss_curves")

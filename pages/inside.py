@@ -1,0 +1,155 @@
+"""Inside the network: every gate of a trained RNN / LSTM / GRU over one history, with plain-language notes."""
+import streamlit as st
+
+from seqrec import SeqrecError, gate_figures as gf
+from seqrec.explain import RNN_NOTE, cell_intro, gate_text, view_text
+from seqrec.explore import find_users
+from seqrec.gates import (quick_demo_runs, responsive_units, shared_history, trace_history, user_item_ids)
+from studio import state
+from studio.ui import friendly_errors
+
+TOP_N = 20
+FROM_USER, BY_HAND = "A user from the data", "A history I build"
+
+
+def chart(fig, key):
+    st.plotly_chart(fig, width="stretch", key=key)
+
+
+st.title(":material/neurology: Inside the network")
+st.caption("Pick a trained run and a history, and see what every gate of the recurrent network does with each "
+           "item, step by step. The values are recomputed from the run's own weights, exactly as it scores.")
+
+ds = state.current_dataset()
+runs = state.runs()
+label = ds.item_label
+
+if not runs:
+    st.info("There are no trained runs in this session yet. Train one on the Train page, or train a small GRU and "
+            "LSTM on the current data right here (a few seconds on the sample).", icon=":material/info:")
+    c1, c2 = st.columns(2)
+    if c1.button("Train a quick demo GRU and LSTM", icon=":material/bolt:", type="primary", key="inside_demo"):
+        with friendly_errors("Training the demo runs"), st.spinner("Training a GRU and an LSTM (Quick demo)..."):
+            for demo in quick_demo_runs(ds):
+                state.add_run(demo)
+        if state.runs():
+            st.rerun()
+    with c2:
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+# -- what to trace ---------------------------------------------------------------------------------------------------
+with st.container(border=True):
+    c_run, c_src, c_hist = st.columns([2, 2, 3])
+    run = runs[c_run.selectbox("Run", range(len(runs)), index=len(runs) - 1, key="inside_run",
+                               format_func=lambda i: f"{runs[i].name} · {runs[i].config.model.upper()}")]
+    source = c_src.radio("History", [FROM_USER, BY_HAND], key="inside_source")
+    with c_hist:
+        if source == FROM_USER:
+            query = st.text_input("Find a user", key="inside_query", placeholder="part of a user ID")
+            users = find_users(ds, query, limit=500)
+            if not users:
+                st.warning("No user ID contains that text; clear the search box.")
+                st.stop()
+            user = st.selectbox("User", users, key="inside_user")
+            with friendly_errors("Reading the user's history"):
+                full = user_item_ids(ds, user)
+            steps = st.slider("Most recent items to trace", 1, max(2, min(100, len(full))),
+                              min(30, len(full)), key=f"inside_steps_{user}") if len(full) > 1 else 1
+            history = full[-steps:]
+        else:
+            options = [str(i) for i in run.vocab.ids]
+            history = st.multiselect("Items in order (oldest first)", options, default=options[:5],
+                                     format_func=label, key=f"inside_items_{run.name}")
+
+if not history:
+    st.info("Add at least one item to the history to see inside the network.", icon=":material/info:")
+    st.stop()
+
+trace = None
+with friendly_errors("Tracing the history"):
+    trace = trace_history(run, history)
+if trace is None:
+    st.stop()
+if trace.unknown_items:
+    st.caption(f":material/warning: Skipped {len(trace.unknown_items)} item(s) this run never saw: "
+               + ", ".join(label(i) for i in trace.unknown_items[:5]))
+if trace.dropped_items:
+    st.caption(f":material/warning: The run reads only the last {run.config.max_len} items; the "
+               f"{len(trace.dropped_items)} oldest are not shown.")
+
+st.markdown(cell_intro(trace.cell))
+if trace.cell == "rnn":
+    st.info(RNN_NOTE, icon=":material/lightbulb:")
+
+c_layer, c_units = st.columns(2) if trace.n_layers > 1 else (None, st.container())
+layer = 0
+if trace.n_layers > 1:
+    layer = c_layer.radio("Layer", list(range(trace.n_layers)), format_func=lambda k: f"Layer {k + 1}",
+                          horizontal=True, key="inside_layer", help="Layer 1 reads the items; each next layer reads "
+                          "the hidden state of the one below.")
+show_top = c_units.radio("Units", [f"Top {TOP_N} most responsive", "All units"], horizontal=True,
+                         key="inside_units", help=view_text("top_units")).startswith("Top")
+units = responsive_units(trace.gate("hidden", layer), TOP_N) if show_top else None
+
+tab_heat, tab_mean, tab_sat, tab_change, tab_compare = st.tabs(
+    ["Heatmaps", "Average per step", "Saturation", "State change", "LSTM vs GRU"])
+
+with tab_heat:
+    st.caption(view_text("heatmap") + (" " + view_text("top_units") if show_top else ""))
+    for gate in trace.gate_names:
+        c_fig, c_text = st.columns([4, 1])
+        with c_fig:
+            chart(gf.gate_heatmap(trace, gate, layer, units, label), f"inside_heat_{gate}")
+        c_text.markdown(gate_text(trace.cell, gate))
+
+with tab_mean:
+    c_fig, c_text = st.columns([4, 1])
+    with c_fig:
+        chart(gf.gate_means_chart(trace, layer, label), "inside_means")
+    c_text.markdown(view_text("means"))
+
+with tab_sat:
+    c_fig, c_text = st.columns([4, 1])
+    with c_fig:
+        chart(gf.saturation_histograms(trace, layer), "inside_saturation")
+    c_text.markdown(view_text("saturation"))
+
+with tab_change:
+    c_fig, c_text = st.columns([4, 1])
+    with c_fig:
+        chart(gf.hidden_change_bars(trace, layer, label), "inside_change")
+    c_text.markdown(view_text("change"))
+
+with tab_compare:
+    st.subheader("Same history, LSTM vs GRU")
+    st.caption(view_text("compare"))
+    lstms = [r for r in runs if r.config.model == "lstm"]
+    grus = [r for r in runs if r.config.model == "gru"]
+    if not lstms or not grus:
+        st.info("This needs one LSTM run and one GRU run in this session; train the missing one on the Train page "
+                "(or use the quick demo button when there are no runs).", icon=":material/info:")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    else:
+        c1, c2 = st.columns(2)
+        pair = [lstms[c1.selectbox("LSTM run", range(len(lstms)), key="inside_cmp_lstm",
+                                   format_func=lambda i: lstms[i].name)],
+                grus[c2.selectbox("GRU run", range(len(grus)), key="inside_cmp_gru",
+                                  format_func=lambda i: grus[i].name)]]
+        common = shared_history(pair, history)
+        traces = None
+        with friendly_errors("Tracing both runs"):
+            if not common:
+                raise SeqrecError("The two runs share no item of this history; pick another user or other "
+                                  "items.")
+            traces = [trace_history(r, common) for r in pair]
+        if traces:
+            chart(gf.compare_hidden_change(traces, [r.name for r in pair], label), "inside_cmp_change")
+            keep_gate = {"lstm": "forget", "gru": "update"}
+            for col, r, t in zip((c1, c2), pair, traces):
+                with col:
+                    chart(gf.gate_heatmap(t, keep_gate[t.cell], t.n_layers - 1,
+                                          responsive_units(t.gate("hidden", -1), TOP_N), label),
+                          f"inside_cmp_keep_{t.cell}")
+                    st.caption(gate_text(t.cell, keep_gate[t.cell]))
+                    chart(gf.gate_means_chart(t, t.n_layers - 1, label), f"inside_cmp_means_{t.cell}")

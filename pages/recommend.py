@@ -1,0 +1,92 @@
+"""Recommend page: top-K for a user, for a hand-built history, and the same history through every model."""
+import streamlit as st
+
+from seqrec import explore
+from studio import state
+from studio.ui import friendly_errors, show_recommendations
+
+st.title(":material/recommend: Recommend")
+ds = state.current_dataset()
+runs = state.runs_for_current_dataset()
+sources = explore.scoring_sources(runs, ds)
+st.caption("What would each model recommend next? Runs trained in this session on the current data are listed "
+           "first, then the two baselines (always available).")
+if not runs:
+    st.info("No trained run on this data yet, so only the baselines are listed. Train one in a few seconds:",
+            icon=":material/info:")
+    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+
+c = st.columns([3, 2, 2])
+names = list(sources)
+if st.session_state.get("rec_model") not in names:
+    st.session_state["rec_model"] = names[0]
+model_name = c[0].selectbox("Model", names, key="rec_model")
+st.session_state.setdefault("rec_k", 10)
+k = c[1].slider("How many recommendations (K)", 1, 50, key="rec_k")
+exclude = c[2].toggle("Exclude items already seen", key="rec_exclude",
+                      help="Never recommend an item that is already in the history.")
+source = sources[model_name]
+
+tab_user, tab_whatif, tab_side = st.tabs([":material/person: For a user", ":material/edit_note: What if",
+                                          ":material/view_column: Side by side"])
+
+with tab_user:
+    users = explore.find_users(ds, "", limit=5000)
+    if st.session_state.get("rec_user") not in users:
+        st.session_state["rec_user"] = users[0]
+    user = st.selectbox("User (type to search)", users, key="rec_user",
+                        help=f"{len(users):,} of {ds.stats['users']:,} users listed; type to search.")
+    hist = explore.user_history(ds, user)
+    with friendly_errors("Recommending"):
+        rec = explore.recommend_for_user(source, ds, user, k, exclude)
+        left, right = st.columns(2)
+        with left:
+            st.markdown(f"**History of {user}** · {len(hist)} items, oldest first")
+            st.dataframe(hist, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(hist)),
+                         column_order=["#", "Item", "Category", "When", "Role"],
+                         column_config={"#": st.column_config.NumberColumn(width="small")})
+        with right:
+            st.markdown(f"**Top {k} from {model_name}** · from everything before the held-out item")
+            show_recommendations(rec.table)
+            (st.success if rec.hit else st.info)(rec.sentence(), icon=":material/target:")
+
+with tab_whatif:
+    st.caption("Build a history by hand, oldest first: the order you pick items in is the order the network reads "
+               "them. Add or remove items and watch the top-K change.")
+    if "rec_history" not in st.session_state:
+        st.session_state["rec_history"] = list(hist["Item ID"].iloc[-4:-1])
+    all_items = ds.item_ids
+    known, shown = set(all_items), all_items[:5000]
+    st.session_state["rec_history"] = [i for i in st.session_state["rec_history"] if i in known]
+    options = shown + [i for i in st.session_state["rec_history"] if i not in set(shown)]
+    history = st.multiselect("History (type a title to search)", options, key="rec_history",
+                             format_func=ds.item_label, placeholder="Pick items in the order they happened")
+    if history:
+        st.caption("Reads as: " + "  →  ".join(ds.item_title(i) for i in history))
+        with friendly_errors("Recommending"):
+            show_recommendations(explore.recommend_history(source, ds, history, k, exclude))
+    else:
+        st.info("Pick at least one item to get recommendations.", icon=":material/touch_app:")
+
+with tab_side:
+    which = st.radio("History", ["The user's history", "The hand-built history"], horizontal=True,
+                     key="rec_side_source")
+    if which == "The user's history":
+        side_history = list(hist["Item ID"].iloc[:-1])
+        st.caption(f"{user}'s history before the held-out item ({len(side_history)} items).")
+    else:
+        side_history = list(st.session_state.get("rec_history", []))
+    if not side_history:
+        st.info("The history is empty: pick items in the *What if* tab.", icon=":material/touch_app:")
+    else:
+        with friendly_errors("Recommending"):
+            tables = explore.side_by_side(runs, ds, side_history, k, exclude)
+            per_row = 4
+            names_ = list(tables)
+            for start in range(0, len(names_), per_row):
+                cols = st.columns(per_row)
+                for col, name in zip(cols, names_[start:start + per_row]):
+                    with col.container(border=True):
+                        st.markdown(f"**{name}**")
+                        t = tables[name][["Rank", "Item", "Score"]]
+                        show_recommendations(t)

@@ -1,0 +1,263 @@
+"""Looking at results: users and their histories, recommendations with item names, where the held-out item ranks,
+the same history through several runs and the baselines, and the comparison table with plain-language verdicts.
+
+Everything here returns DataFrames, dicts or sentences, so the app pages only lay them out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .baselines import BASELINES
+from .errors import SeqrecError
+from .metrics import target_ranks
+from .run import Run, recommend_from_scores
+
+BASELINE_LABELS = {cls.name: cls.label for cls in BASELINES}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Users and histories
+# ------------------------------------------------------------------------------------------------------------------
+
+def user_index(ds, user_id: str) -> int:
+    """Position of a user in the dataset's split; an unknown user is one clear sentence."""
+    pos = getattr(ds, "_user_pos", None)
+    if pos is None:
+        pos = {str(u): i for i, u in enumerate(ds.split.users)}
+        ds._user_pos = pos
+    i = pos.get(str(user_id))
+    if i is None:
+        raise SeqrecError(f"User {user_id!r} is not in the current data (or was removed by the filters); pick a user "
+                          f"from the list.")
+    return i
+
+
+def find_users(ds, query: str = "", limit: int = 500) -> list[str]:
+    """User IDs containing `query` (case-insensitive), in data order, at most `limit` of them (for big datasets)."""
+    q = str(query or "").strip().lower()
+    out = []
+    for u in ds.split.users:
+        if not q or q in str(u).lower():
+            out.append(str(u))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _format_time(ds, t: float) -> str:
+    if ds.interactions.time_is_datetime:
+        return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
+    return f"{t:g}"
+
+
+def user_history(ds, user_id: str) -> pd.DataFrame:
+    """The user's whole sequence in time order with names, marking the validation and the held-out test item."""
+    i = user_index(ds, user_id)
+    seq = ds.split.full_sequence(i)
+    ids = ds.split.vocab.decode(seq)
+    times = ds.interactions.df.loc[ds.interactions.df["user"] == str(ds.split.users[i]), "time"].to_numpy()
+    role = ["history"] * (len(ids) - 2) + ["validation item", "held-out next item"]
+    return pd.DataFrame({
+        "#": np.arange(1, len(ids) + 1),
+        "Item": [ds.item_title(x) for x in ids],
+        "Category": [ds.item_category(x) for x in ids],
+        "Item ID": ids,
+        "When": [_format_time(ds, t) for t in times[-len(ids):]] if len(times) >= len(ids) else [""] * len(ids),
+        "Role": role,
+    })
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Recommending
+# ------------------------------------------------------------------------------------------------------------------
+
+def recommendations_table(ds, result: dict, highlight: str | None = None) -> pd.DataFrame:
+    """A recommend() result as a table with names; `highlight` marks one item (the true next item)."""
+    recs = result["recommendations"]
+    df = pd.DataFrame({
+        "Rank": np.arange(1, len(recs) + 1, dtype=np.int64),
+        "Item": [ds.item_title(r["item"]) for r in recs],
+        "Category": [ds.item_category(r["item"]) for r in recs],
+        "Score": [float(r["score"]) for r in recs],
+        "Item ID": [r["item"] for r in recs],
+    })
+    if highlight is not None:
+        df["True next"] = ["✅" if r["item"] == str(highlight) else "" for r in recs]
+    return df
+
+
+@dataclass
+class UserRecommendation:
+    """Top-K for one user from the history before their held-out item, and where that item ranks."""
+
+    table: pd.DataFrame
+    held_out_item: str
+    held_out_label: str
+    held_out_rank: float  # 1-based among all items; inf when excluded (already seen with exclude-seen on)
+    history_length: int
+    n_items: int
+
+    @property
+    def hit(self) -> bool:
+        return self.held_out_rank <= len(self.table)
+
+    def sentence(self) -> str:
+        if math.isinf(self.held_out_rank):
+            return (f"The true next item, {self.held_out_label}, was already in the history, so 'exclude items already "
+                    f"seen' removed it from the ranking.")
+        r = int(self.held_out_rank)
+        where = f"in the top {len(self.table)}" if self.hit else f"outside the top {len(self.table)}"
+        return f"The true next item, {self.held_out_label}, ranks #{r:,} of {self.n_items:,} items ({where})."
+
+
+def _scorer_and_vocab(source, ds):
+    """(score_batch, vocab) for a Run or a fitted baseline (baselines share the dataset's vocabulary)."""
+    if isinstance(source, Run):
+        return source.score_histories, source.vocab
+    return source.score_batch, ds.split.vocab
+
+
+def held_out_rank(score_batch, vocab, history_codes: np.ndarray, target_id: str, exclude_seen: bool) -> float:
+    """Pessimistic 1-based rank of the target among all items given the history (inf when masked or unknown)."""
+    codes, unknown = vocab.encode([target_id])
+    if unknown:
+        return math.inf
+    scores = score_batch([history_codes])[0].to(torch.float32).clone().unsqueeze(0)
+    scores[0, 0] = -math.inf
+    if exclude_seen and len(history_codes):
+        scores[0, torch.from_numpy(history_codes.astype(np.int64))] = -math.inf
+    return float(target_ranks(scores, torch.tensor([int(codes[0])]))[0])
+
+
+def recommend_for_user(source, ds, user_id: str, k: int = 10, exclude_seen: bool = False) -> UserRecommendation:
+    """Recommend from everything before the user's held-out (test) item, as the evaluation does. `source` is a
+    Run or a fitted baseline."""
+    i = user_index(ds, user_id)
+    full = ds.split.vocab.decode(ds.split.full_sequence(i))
+    history, target = full[:-1], full[-1]
+    score, vocab = _scorer_and_vocab(source, ds)
+    result = recommend_from_scores(vocab, score, history, k, exclude_seen)
+    codes, _ = vocab.encode(history)
+    rank = held_out_rank(score, vocab, codes, target, exclude_seen)
+    return UserRecommendation(recommendations_table(ds, result, target), target, ds.item_label(target), rank,
+                              len(history), len(vocab))
+
+
+def scoring_sources(runs: Sequence[Run], ds) -> dict:
+    """Display name -> Run or fitted baseline: everything that can recommend on the current dataset."""
+    out = {r.name: r for r in runs}
+    for _, (label, b) in ds.fitted_baselines().items():
+        out[label] = b
+    return out
+
+
+def recommend_history(source, ds, history: Sequence[str], k: int = 10, exclude_seen: bool = False) -> pd.DataFrame:
+    """Top-K for a hand-made history of item IDs, from a Run or a fitted baseline."""
+    score, vocab = _scorer_and_vocab(source, ds)
+    return recommendations_table(ds, recommend_from_scores(vocab, score, list(history), k, exclude_seen))
+
+
+def side_by_side(runs: Sequence[Run], ds, history: Sequence[str], k: int = 10, exclude_seen: bool = False,
+                 include_baselines: bool = True) -> dict[str, pd.DataFrame]:
+    """The same history through every run and the baselines: name -> top-K table, runs first."""
+    out = {}
+    for r in runs:
+        out[r.name] = recommend_history(r, ds, history, k, exclude_seen)
+    if include_baselines:
+        for name, (label, b) in ds.fitted_baselines().items():
+            out[label] = recommend_history(b, ds, history, k, exclude_seen)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Comparing
+# ------------------------------------------------------------------------------------------------------------------
+
+METRICS = ("recall", "mrr", "ndcg", "coverage")
+METRIC_LABELS = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "coverage": "Coverage"}
+
+
+def available_ks(runs: Sequence[Run], default: Sequence[int] = (10, 20)) -> list[int]:
+    """K values every run was evaluated at (the defaults when there are no runs)."""
+    ks = None
+    for r in runs:
+        ks = set(r.config.ks) if ks is None else ks & set(r.config.ks)
+    return sorted(ks) if ks else sorted(default)
+
+
+def comparison_table(runs: Sequence[Run], ds, k: int) -> pd.DataFrame:
+    """One row per run and per baseline of the current dataset, with the key settings and test metrics at K."""
+    rows = []
+    for r in runs:
+        c = r.config
+        rows.append({
+            "Name": r.name, "Model": c.model.upper(), "Kind": "neural",
+            "Embedding": c.embedding_dim, "Hidden": c.hidden_size, "Layers": c.layers, "Dropout": c.dropout,
+            "Learning rate": c.lr, "Batch": c.batch_size, "Epochs": r.epochs_run,
+            "Parameters": int(r.parameter_count), "Training time (s)": round(float(r.train_seconds), 1),
+            **{f"{METRIC_LABELS[m]}@{k}": r.metrics.get(f"{m}@{k}", np.nan) for m in METRICS},
+            "Dataset": r.dataset.get("name", ""),
+        })
+    base = ds.baseline_metrics(sorted({k, *available_ks(runs)}), False)
+    for name, m in base.items():
+        rows.append({"Name": BASELINE_LABELS.get(name, name), "Model": "baseline", "Kind": "baseline",
+                     "Parameters": 0, "Training time (s)": 0.0,
+                     **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}", np.nan) for x in METRICS},
+                     "Dataset": ds.name})
+    df = pd.DataFrame(rows)
+    for col in ("Embedding", "Hidden", "Layers", "Batch", "Epochs"):
+        if col not in df:
+            df[col] = np.nan
+        df[col] = df[col].astype("Int64")
+    for col in ("Dropout", "Learning rate"):
+        if col not in df:
+            df[col] = np.nan
+    metric_cols = [f"{METRIC_LABELS[m]}@{k}" for m in METRICS]
+    order = ["Name", "Model", *metric_cols, "Parameters", "Training time (s)", "Epochs", *HYPER_COLUMNS, "Dataset",
+             "Kind"]
+    return df[order]
+
+
+HYPER_COLUMNS = ["Embedding", "Hidden", "Layers", "Dropout", "Learning rate", "Batch"]
+
+
+def comparison_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table for the screen: settings a baseline does not have read as a dash, not 'None'."""
+    out = table.drop(columns=["Kind"])
+    for col in HYPER_COLUMNS + ["Epochs"]:
+        out[col] = [("—" if pd.isna(v) else f"{v:g}" if isinstance(v, float) else str(v)) for v in out[col]]
+    return out
+
+
+def baseline_verdict(run: Run, k: int, metric: str = "recall") -> str:
+    """Does this run beat the best baseline (evaluated with the run's own protocol) on metric@K, and by how much?"""
+    key = f"{metric}@{k}"
+    label = f"{METRIC_LABELS.get(metric, metric)}@{k}"
+    mine = run.metrics.get(key)
+    scored = [(m[key], BASELINE_LABELS.get(n, n)) for n, m in run.baselines.items() if key in m]
+    if mine is None or not scored:
+        return f"{run.name}: no {label} to compare with the baselines."
+    best, best_name = max(scored)
+    diff = mine - best
+    rel = f" ({diff / best:+.0%})" if best > 0 else ""
+    if diff > 0:
+        return (f"{run.name} beats the best baseline ({best_name}, {label} {best:.3f}) by {diff:.3f}{rel}, "
+                f"reaching {mine:.3f}.")
+    if diff == 0:
+        return f"{run.name} ties with the best baseline ({best_name}) at {label} {best:.3f}."
+    return (f"{run.name} does not beat the best baseline ({best_name}, {label} {best:.3f}): it falls short by "
+            f"{-diff:.3f}{rel}, at {mine:.3f}.")
+
+
+def run_vs_baselines(run: Run, k: int) -> pd.DataFrame:
+    """The run and the baselines it was evaluated beside (same data, same protocol): Recall, MRR and NDCG at K."""
+    rows = [{"Model": run.name, **{f"{METRIC_LABELS[m]}@{k}": run.metrics.get(f"{m}@{k}") for m in METRICS[:3]}}]
+    rows += [{"Model": BASELINE_LABELS.get(n, n), **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}") for x in METRICS[:3]}}
+             for n, m in run.baselines.items()]
+    return pd.DataFrame(rows)
