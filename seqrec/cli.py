@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--max-len", type=int, default=d.max_len, metavar="N", help=f"longest history the model reads; longer training sequences are cut into windows (default {d.max_len})")
     h.add_argument("--grad-clip", type=float, default=d.grad_clip, metavar="F", help=f"gradient norm clipping, 0 = off (default {d.grad_clip})")
     h.add_argument("--patience", type=int, default=d.patience, metavar="N", help=f"stop after N epochs without a better validation Recall@K, 0 = never (default {d.patience})")
+    h.add_argument("--max-minutes", type=float, default=d.max_minutes, metavar="F", help=f"stop training after F minutes, keeping the best weights so far; 0 = no limit (default {d.max_minutes:g})")
     h.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed; the same seed gives the same numbers on CPU (default {d.seed})")
     h.add_argument("--k", type=int, nargs="+", default=list(d.ks), metavar="K", help="cut-offs for the metrics (default 10 20)")
     t.add_argument("--exclude-seen", action="store_true", help="never recommend (or count as hits) items the user already interacted with")
@@ -159,7 +160,8 @@ def cmd_train(a) -> dict:
 
     config = TrainConfig(model=a.model, embedding_dim=a.embedding_dim, hidden_size=a.hidden_size, layers=a.layers,
                          dropout=a.dropout, lr=a.lr, weight_decay=a.weight_decay, batch_size=a.batch_size,
-                         epochs=a.epochs, max_len=a.max_len, grad_clip=a.grad_clip, patience=a.patience, seed=a.seed,
+                         epochs=a.epochs, max_len=a.max_len, grad_clip=a.grad_clip, patience=a.patience,
+                         max_minutes=a.max_minutes, seed=a.seed,
                          ks=tuple(a.k), exclude_seen=a.exclude_seen).validate()
     data = _load(a)
     from .run import save_run, train_run  # torch loads only once the settings and the data are known to be good

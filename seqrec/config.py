@@ -25,6 +25,7 @@ class TrainConfig:
     max_len: int = 200
     grad_clip: float = 5.0
     patience: int = 5
+    max_minutes: float = 4.0
     seed: int = 42
     ks: tuple[int, ...] = (10, 20)
     exclude_seen: bool = False
@@ -71,6 +72,7 @@ class TrainConfig:
         need_int("max_len", 2, 100000)
         need_float("grad_clip", 0.0, 1e6)
         need_int("patience", 0, 10000)
+        need_float("max_minutes", 0.0, 1e6)
         need_int("seed", 0, 2**32 - 1)
         if not isinstance(self.ks, tuple) or not self.ks or \
                 any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):

@@ -45,6 +45,7 @@ class Run:
     sequences_per_second: float = 0.0
     stopped_by_user: bool = False
     created: str = ""
+    stop_reason: str = ""
 
     @property
     def parameter_count(self) -> int:
@@ -66,6 +67,7 @@ class Run:
             "sequences_per_second": round(self.sequences_per_second, 1),
             "parameters": self.parameter_count,
             "stopped_by_user": self.stopped_by_user,
+            "stop_reason": self.stop_reason,
         }
 
     # -- scoring ------------------------------------------------------------------------------------------------
@@ -122,6 +124,7 @@ def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Se
                batch_losses=result.batch_losses, epochs=result.epochs, epochs_run=result.epochs_run,
                best_epoch=result.best_epoch, train_seconds=result.train_seconds,
                sequences_per_second=result.sequences_per_second, stopped_by_user=result.stopped_by_user,
+               stop_reason=result.stop_reason,
                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -208,7 +211,8 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
                    epochs_run=int(meta.get("epochs_run", 0)), best_epoch=int(meta.get("best_epoch", 0)),
                    train_seconds=float(meta.get("train_seconds", 0.0)),
                    sequences_per_second=float(meta.get("sequences_per_second", 0.0)),
-                   stopped_by_user=bool(meta.get("stopped_by_user", False)), created=str(meta.get("created", "")))
+                   stopped_by_user=bool(meta.get("stopped_by_user", False)), created=str(meta.get("created", "")),
+                   stop_reason=str(meta.get("stop_reason", "")))
     except (TypeError, ValueError, OverflowError):  # e.g. "epochs_run": "two" typed into run.json
         raise SeqrecError(f"{folder / 'run.json'} was edited or damaged (a number field holds something else); use "
                           f"the original saved run or train again.") from None

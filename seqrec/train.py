@@ -71,6 +71,7 @@ class TrainResult:
     stopped_by_user: bool
     batch_losses: list[float] = field(default_factory=list)
     epochs: list[dict] = field(default_factory=list)
+    stop_reason: str = ""
 
 
 def _hook(callback, name: str, info) -> None:
@@ -202,7 +203,7 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
     key = f"recall@{config.monitor_k}"
     best_score, best_state, best_epoch, best_valid = -1.0, None, 0, {}
     batch_losses, epochs_log = [], []
-    t0, seen, step, bad_epochs, stopped = time.perf_counter(), 0, 0, 0, False
+    t0, seen, step, bad_epochs, stopped, out_of_time = time.perf_counter(), 0, 0, 0, False, False
     epoch = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -236,6 +237,9 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
             info = BatchInfo(epoch, b + 1, len(batches), lv, elapsed, seen / max(elapsed, 1e-9), step)
             for cb in callbacks:
                 _hook(cb, "on_batch", info)
+            if config.max_minutes and elapsed >= 60 * config.max_minutes:
+                out_of_time = True
+                break
         if stopped and epoch_tokens == 0 and best_state is not None:
             epoch -= 1
             break
@@ -255,12 +259,16 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
                          best_epoch, improved)
         for cb in callbacks:
             _hook(cb, "on_epoch", info)
-        if stopped or (config.patience > 0 and bad_epochs >= config.patience):
+        if config.max_minutes and elapsed >= 60 * config.max_minutes:
+            out_of_time = True
+        if stopped or out_of_time or (config.patience > 0 and bad_epochs >= config.patience):
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     elapsed = time.perf_counter() - t0
+    reason = ("stopped by user" if stopped else f"time limit ({config.max_minutes:g} min)" if out_of_time
+              else "early stopping" if epoch < config.epochs else "all epochs")
     return TrainResult(model=model, config=config, best_epoch=best_epoch, epochs_run=epoch, best_valid=best_valid,
                        train_seconds=elapsed, sequences_per_second=seen / max(elapsed, 1e-9), stopped_by_user=stopped,
-                       batch_losses=batch_losses, epochs=epochs_log)
+                       batch_losses=batch_losses, epochs=epochs_log, stop_reason=reason)
