@@ -4,6 +4,7 @@ import streamlit as st
 from seqrec import explore, figures
 from studio import state
 
+state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/leaderboard: Compare")
 ds = state.current_dataset()
 runs = state.runs()

@@ -17,6 +17,7 @@ def read_files(files: tuple[tuple[str, bytes], ...]):
     return seqrec.read_tables([b for _, b in files], [n for n, _ in files])
 
 
+state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/table_chart: Data")
 st.caption("Interactions are rows of *who* (user), *what* (item) and *when* (time). Upload your own log or use the "
            "bundled sample; the model learns each user's sequence in time order.")

@@ -5,6 +5,7 @@ from seqrec import explore
 from studio import state
 from studio.ui import friendly_errors, show_recommendations
 
+state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/recommend: Recommend")
 ds = state.current_dataset()
 runs = state.runs_for_current_dataset()

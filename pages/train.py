@@ -8,6 +8,7 @@ from studio import state
 from studio.train_form import config_form
 from studio.ui import friendly_errors
 
+state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/model_training: Train")
 ds = state.current_dataset()
 st.caption(f"Train a recurrent next-item model on **{ds.name}** ({ds.stats['users']:,} users, "

@@ -271,6 +271,12 @@ def read_table(source: Source, name: str | None = None) -> pd.DataFrame:
     has_header = detect_header(rows[0], rows[1:])
     if has_header and len(sample_lines) == 1:
         raise SeqrecError(f"{name} has a header line but no data rows; add one row per interaction.")
+    if has_header:
+        header = [c.strip() for c in rows[0]]
+        dupes = sorted({c for c in header if header.count(c) > 1})
+        if dupes:
+            raise SeqrecError(f"{name} has duplicate column names {dupes} in its header line; rename them so each "
+                              f"column is unique and try again.")
     buf = io.BytesIO(text.encode("utf-8"))
     kw = dict(sep=delim, header=0 if has_header else None, dtype=str, keep_default_na=False, na_values=[""])
     try:
@@ -406,7 +412,15 @@ def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None 
     for role, given in (("user", user), ("item", item), ("time", time), ("event", event), ("rating", rating)):
         if given and given not in cols:
             problems.append(f"the {role} column '{given}' is not in the file")
+    names = {"user": USER_NAMES, "item": ITEM_NAMES, "time": TIME_NAMES}
+    given_by_caller = {"user": user, "item": item, "time": time}
     for role, flag in (("user", "--user-col"), ("item", "--item-col"), ("time", "--time-col")):
+        if not given_by_caller[role] and chosen[role]:
+            twins = [c for c in cols if c != chosen[role] and _norm(c) == _norm(chosen[role])
+                     and _norm(c) in {_norm(n) for n in names[role]}]
+            if twins:
+                problems.append(f"the {role} column is ambiguous: both '{chosen[role]}' and '{twins[0]}' could be "
+                                f"it (choose one with {flag})")
         if not chosen[role]:
             example = "timestamp" if role == "time" else f"{role}_id"
             problems.append(f"no {role} column was found (name it e.g. '{example}', or choose it with {flag})")

@@ -109,6 +109,14 @@ def training_progress(batch_losses: Sequence[float], epoch_metrics: Sequence[dic
     for j, (m, label) in enumerate((("recall", "Recall"), ("mrr", "MRR"))):
         fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"{m}@{k}") for e in epoch_metrics], mode="lines+markers",
                                  name=f"{label}@{k} (validation)", line=dict(color=PALETTE[1 + j], width=2.5)), 1, 2)
+    if not len(batch_losses):
+        fig.add_annotation(text="waiting for the first batch…", showarrow=False, xref="x domain", yref="y domain",
+                           x=0.5, y=0.5, row=1, col=1)
+    if not epochs:
+        fig.add_annotation(text="after the first epoch", showarrow=False, xref="x2 domain", yref="y2 domain",
+                           x=0.5, y=0.5, row=1, col=2)
+        fig.update_xaxes(range=[0.5, 1.5], row=1, col=2)
+        fig.update_yaxes(range=[0, 1], row=1, col=2)
     if best_epoch:
         fig.add_vline(x=best_epoch, line_dash="dot", line_color="#868E96", row=1, col=2,
                       annotation_text="best", annotation_position="top left")

@@ -35,11 +35,17 @@ KEPT_PREFIXES = ("tf_", "f_", "rec_", "cmp_")
 
 
 def keep_widget_values() -> None:
-    """Streamlit forgets a widget's value when its page is not shown; re-storing the values of the form widgets
-    at the start of every run (app.py, before any page draws) keeps the user's settings across page switches."""
+    """Streamlit forgets a widget's value when its page is not shown. Called at the top of each page (before its
+    widgets), this copies the form values to a plain session dict and restores the ones Streamlit dropped, so the
+    user's settings survive page switches."""
+    kept = dict(st.session_state.get("_kept_widget_values", {}))
     for key in list(st.session_state.keys()):
-        if isinstance(key, str) and key.startswith(KEPT_PREFIXES) and not key.endswith(("_stop", "_start")):
-            st.session_state[key] = st.session_state[key]
+        if isinstance(key, str) and key.startswith(KEPT_PREFIXES):
+            kept[key] = st.session_state[key]
+    for key, value in kept.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+    st.session_state["_kept_widget_values"] = kept
 
 
 def collect_finished_job():

@@ -205,6 +205,16 @@ def test_filters_that_remove_everything_are_refused_and_the_data_kept():
     assert metric(at, "Items") == "300"
 
 
+def test_training_settings_survive_a_page_switch():
+    at = open_page(new_app(), "pages/train.py")
+    at.selectbox(key="tf_preset").set_value("Balanced").run()
+    at.number_input(key="tf_hidden_size").set_value(96).run()
+    open_page(at, "pages/compare.py")
+    open_page(at, "pages/train.py")
+    assert at.selectbox(key="tf_preset").value == "Balanced"
+    assert at.number_input(key="tf_hidden_size").value == 96
+
+
 def test_stop_ends_training_early_and_keeps_the_best_weights():
     at = open_page(new_app(), "pages/train.py")
     at.selectbox(key="tf_preset").set_value("Thorough").run()

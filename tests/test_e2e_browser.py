@@ -58,7 +58,9 @@ def server():
     log = open(ROOT / "artifacts" / "streamlit_e2e.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                             "--browser.gatherUsageStats", "false",
+                             "--server.fileWatcherType", "none"],  # edits elsewhere in the repo must not rerun it
+                            cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
