@@ -16,6 +16,14 @@ def chart(fig, key):
     st.plotly_chart(fig, width="stretch", key=key)
 
 
+def chart_with_text(fig, key, text):
+    """A chart with its plain-language explanation beside it."""
+    c_fig, c_text = st.columns([4, 1])
+    with c_fig:
+        chart(fig, key)
+    c_text.markdown(text)
+
+
 st.title(":material/neurology: Inside the network")
 st.caption("Pick a trained run and a history, and see what every gate of the recurrent network does with each "
            "item, step by step. The values are recomputed from the run's own weights, exactly as it scores.")
@@ -98,28 +106,17 @@ tab_heat, tab_mean, tab_sat, tab_change, tab_compare = st.tabs(
 with tab_heat:
     st.caption(view_text("heatmap") + (" " + view_text("top_units") if show_top else ""))
     for gate in trace.gate_names:
-        c_fig, c_text = st.columns([4, 1])
-        with c_fig:
-            chart(gf.gate_heatmap(trace, gate, layer, units, label), f"inside_heat_{gate}")
-        c_text.markdown(gate_text(trace.cell, gate))
+        chart_with_text(gf.gate_heatmap(trace, gate, layer, units, label), f"inside_heat_{gate}",
+                        gate_text(trace.cell, gate))
 
 with tab_mean:
-    c_fig, c_text = st.columns([4, 1])
-    with c_fig:
-        chart(gf.gate_means_chart(trace, layer, label), "inside_means")
-    c_text.markdown(view_text("means"))
+    chart_with_text(gf.gate_means_chart(trace, layer, label), "inside_means", view_text("means"))
 
 with tab_sat:
-    c_fig, c_text = st.columns([4, 1])
-    with c_fig:
-        chart(gf.saturation_histograms(trace, layer), "inside_saturation")
-    c_text.markdown(view_text("saturation"))
+    chart_with_text(gf.saturation_histograms(trace, layer), "inside_saturation", view_text("saturation"))
 
 with tab_change:
-    c_fig, c_text = st.columns([4, 1])
-    with c_fig:
-        chart(gf.hidden_change_bars(trace, layer, label), "inside_change")
-    c_text.markdown(view_text("change"))
+    chart_with_text(gf.hidden_change_bars(trace, layer, label), "inside_change", view_text("change"))
 
 with tab_compare:
     st.subheader("Same history, LSTM vs GRU")

@@ -24,7 +24,7 @@ class TrainConfig:
     epochs: int = 100
     max_len: int = 200
     grad_clip: float = 5.0
-    patience: int = 5
+    patience: int = 10
     max_minutes: float = 4.0
     seed: int = 42
     ks: tuple[int, ...] = (10, 20)

@@ -292,6 +292,10 @@ def read_table(source: Source, name: str | None = None) -> pd.DataFrame:
                 raise SeqrecError(f"{name} is malformed: line {m.group(2)} has {m.group(3)} fields but the header has "
                                   f"{m.group(1)}; fix that line (a stray '{delim}' or a missing quote) and try "
                                   f"again.") from None
+            q = re.search(r"EOF inside string starting at row (\d+)", msg)
+            if q:
+                raise SeqrecError(f"{name} is malformed: a double quote (\") opened near line {int(q.group(1)) + 1} is "
+                                  f"never closed; close or remove the stray quote and try again.") from None
             raise SeqrecError(f"{name} is not a well-formed CSV ({msg.strip().splitlines()[-1]}); fix the file and "
                               f"try again.") from None
         except pd.errors.EmptyDataError:
@@ -508,7 +512,10 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
         times, is_dt = None, False
     rating = None
     if columns.rating:
-        rating = pd.to_numeric(df[columns.rating], errors="coerce")
+        raw_rating = df[columns.rating]
+        if df.attrs.get("delimiter", ",") != ",":  # e.g. ';' files from European spreadsheets write 4,5 for 4.5
+            raw_rating = raw_rating.str.replace(",", ".", regex=False)
+        rating = pd.to_numeric(raw_rating, errors="coerce")
         if filters.min_rating is not None:
             bad = rating.isna() & df[columns.rating].notna()
             if bad.any():

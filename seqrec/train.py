@@ -178,6 +178,26 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
     return out
 
 
+MAX_LOGITS_PER_STEP = 1 << 25  # logits materialised at once (~128 MB of float32); bigger batches are split
+
+
+def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int) -> torch.Tensor:
+    """Full-softmax cross-entropy of every next item in the batch, with gradients accumulated over row chunks so
+    memory stays bounded on large catalogues (the result equals one pass over the whole batch)."""
+    targets = seq[:, 1:]
+    n_tokens = int((targets > 0).sum())
+    rows = max(1, MAX_LOGITS_PER_STEP // max(1, (seq.shape[1] - 1) * (n_items + 1)))
+    total = torch.zeros((), device=seq.device)
+    for start in range(0, seq.shape[0], rows):
+        part = seq[start: start + rows]
+        logits = model(part[:, :-1])
+        loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), part[:, 1:].reshape(-1), ignore_index=0,
+                                   reduction="sum")
+        (loss_sum / max(1, n_tokens)).backward()
+        total = total + loss_sum.detach()
+    return total / max(1, n_tokens)
+
+
 def _make_optimizer(model: SeqRecModel, config: TrainConfig) -> torch.optim.Optimizer:
     try:
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
@@ -215,11 +235,9 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
                 break
             width = int(lengths[idx].max())
             seq = windows_t[torch.from_numpy(idx), :width].to(device)
-            inputs, targets = seq[:, :-1], seq[:, 1:]
-            logits = model(inputs)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0)
+            targets = seq[:, 1:]
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = batch_loss_backward(model, seq, split.n_items)
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
