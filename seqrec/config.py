@@ -17,7 +17,7 @@ class TrainConfig:
     embedding_dim: int = 64
     hidden_size: int = 128
     layers: int = 1
-    dropout: float = 0.3
+    dropout: float = 0.5
     lr: float = 0.003
     weight_decay: float = 0.0
     batch_size: int = 64

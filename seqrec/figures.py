@@ -58,13 +58,14 @@ def sequence_length_histogram(ds) -> go.Figure:
 
 def popularity_long_tail(ds) -> go.Figure:
     """Interaction count of every item by popularity rank, log scale: how concentrated the catalogue is."""
-    counts = ds.interactions.df["item"].value_counts().to_numpy()
+    popularity = ds.interactions.df["item"].value_counts()
+    counts = popularity.to_numpy()
     ranks = np.arange(1, len(counts) + 1)
-    ids = ds.interactions.df["item"].value_counts().index.astype(str)
+    ids = popularity.index.astype(str)
     names = [ds.item_label(i) for i in ids] if len(ids) <= 50_000 else list(ids)
     fig = go.Figure(go.Scatter(x=ranks, y=counts, mode="lines", fill="tozeroy", line=dict(color=PALETTE[1]),
                                text=names, hovertemplate="#%{x} %{text}: %{y} interactions<extra></extra>"))
-    fig.update_yaxes(type="log", title="interactions (log scale)")
+    fig.update_yaxes(type="log", dtick=1, title="interactions (log scale)")  # one label per decade
     fig.update_xaxes(title="item popularity rank")
     return _style(fig, "Item popularity (long tail)")
 
