@@ -18,7 +18,7 @@ class TrainConfig:
     hidden_size: int = 128
     layers: int = 1
     dropout: float = 0.5
-    lr: float = 0.003
+    lr: float = 0.005
     weight_decay: float = 0.0
     batch_size: int = 64
     epochs: int = 100
@@ -103,6 +103,6 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.1, lr=0.005, batch_size=128, epochs=8, patience=3),
-    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=0.3, lr=0.003, batch_size=64, epochs=30, patience=5),
-    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=0.3, lr=0.002, batch_size=64, epochs=100, patience=8),
+    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=0.5, lr=0.005, batch_size=64, epochs=30, patience=5),
+    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=0.5, lr=0.003, batch_size=64, epochs=100, patience=10),
 }

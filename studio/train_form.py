@@ -22,6 +22,8 @@ FIELDS = {
                  "Stop after this many epochs without a better validation Recall@K (0 = never stop early)."),
     "max_len": ("Max history length", 2, 2000, 1, None, "Only the most recent items of a history are fed in."),
     "grad_clip": ("Gradient clipping", 0.0, 100.0, 0.5, "%.1f", "Largest gradient norm allowed (0 = off)."),
+    "max_minutes": ("Time limit (minutes)", 0.0, 120.0, 0.5, "%.1f",
+                    "Training stops after this long and keeps the best weights so far (0 = no limit)."),
 }
 
 
@@ -64,8 +66,7 @@ def config_form() -> tuple[TrainConfig | None, str]:
                              help="Shown in the run list; a name is made from the settings when left empty.")
     seed = top[3].number_input("Seed", 0, 2**31 - 1, key="tf_seed", help="Same seed and settings, same run.")
     with st.expander("Hyperparameters", icon=":material/tune:", expanded=False):
-        rows = [st.columns(4), st.columns(4), st.columns(4)]
-        cells = [c for r in rows for c in r]
+        cells = [c for _ in range(len(FIELDS) // 4 + 1) for c in st.columns(4)]
         values = {name_: number(name_, cells[i]) for i, name_ in enumerate(FIELDS)}
         ks = cells[len(FIELDS)].multiselect("Evaluate at K", K_CHOICES, key="tf_ks",
                                             help="Cut-offs for Recall, MRR and NDCG; the largest drives early "
