@@ -41,6 +41,11 @@ def _add_column_options(p: argparse.ArgumentParser) -> None:
     f.add_argument("--event-types", nargs="+", default=None, metavar="E", help="keep only these event types")
 
 
+def _add_run_and_history(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder saved with `train --save`")
+    p.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
+
+
 def _filters(a):
     from .data import Filters
 
@@ -104,8 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("recommend", help="top-K next items for a history of item IDs",
                        description="Print the top-K next items for a history (oldest first) as JSON; item IDs the "
                        "run does not know are listed under unknown_items.")
-    r.add_argument("run_dir", metavar="RUN_DIR")
-    r.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
+    _add_run_and_history(r)
     r.add_argument("--k", type=int, default=10, metavar="N", help="how many items (default 10)")
     r.add_argument("--exclude-seen", action="store_true", help="do not recommend items in the history")
 
@@ -118,8 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gates", help="trace gate activations and hidden states over a history",
                        description="Replay the run's recurrent weights step by step over a history and print, as "
                        "JSON, every gate's activations (gate -> layer -> steps x units) plus summaries.")
-    g.add_argument("run_dir", metavar="RUN_DIR")
-    g.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
+    _add_run_and_history(g)
     g.add_argument("--top-units", type=int, default=20, metavar="N", help="how many most responsive units to list")
     return p
 
@@ -176,7 +179,6 @@ def cmd_train(a) -> dict:
 
 
 def cmd_evaluate(a) -> dict:
-    from .data import prepare, read_tables, resolve_columns
     from .run import load_run
     from .evaluate import evaluate_run_on
 

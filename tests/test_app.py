@@ -2,7 +2,6 @@
 clearly, the Quick demo trains in the background and its run shows up on Train, Recommend and Compare."""
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
