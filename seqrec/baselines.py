@@ -45,17 +45,18 @@ class ItemTransitions:
         return self
 
     def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
-        last = torch.tensor([int(h[-1]) if len(h) else 0 for h in histories], dtype=torch.int64)
-        rows = torch.stack([self._row(int(i)) for i in last]) if len(last) else torch.zeros(0, self.n_items_ + 1)
+        last = np.fromiter((h[-1] if len(h) else 0 for h in histories), dtype=np.int64, count=len(histories))
+        starts, ends = self.row_starts_[last], self.row_starts_[last + 1]
+        sizes = ends - starts
+        # Every stored transition out of each row's last item, gathered at once (no per-user loop).
+        rows = np.repeat(np.arange(len(last)), sizes)
+        offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pos = np.repeat(starts, sizes) + offsets
+        scores = torch.zeros(len(last), self.n_items_ + 1)
+        scores[torch.from_numpy(rows), torch.from_numpy(self.next_items_[pos])] = torch.from_numpy(self.next_counts_[pos])
         pop = torch.from_numpy(self.popularity_)
         # Lexicographic: transition count first, popularity only breaks ties.
-        return rows * (float(pop.max()) + 1.0) + pop
-
-    def _row(self, i: int) -> torch.Tensor:
-        start, end = self.row_starts_[i], self.row_starts_[i + 1]
-        row = torch.zeros(self.n_items_ + 1)
-        row[torch.from_numpy(self.next_items_[start:end])] = torch.from_numpy(self.next_counts_[start:end])
-        return row
+        return scores * (float(pop.max()) + 1.0) + pop
 
 
 BASELINES = (MostPopular, ItemTransitions)

@@ -239,3 +239,18 @@ def test_baselines_score_popularity_and_transitions():
     # an empty history falls back to popularity
     empty = tr.score_batch([np.array([], dtype=np.int64)])[0]
     assert torch.equal(empty, torch.from_numpy(pop.counts_))
+
+
+def test_transition_scores_of_a_batch_equal_one_history_at_a_time():
+    rng = np.random.default_rng(3)
+    seqs = [rng.integers(1, 30, size=rng.integers(2, 12)) for _ in range(60)]
+    tr = ItemTransitions().fit(seqs, n_items=30)
+    histories = [rng.integers(1, 31, size=rng.integers(0, 5)) for _ in range(40)]
+    batch = tr.score_batch(histories)
+    for i, h in enumerate(histories):
+        assert torch.equal(batch[i], tr.score_batch([h])[0])
+        if len(h):  # the item that most often followed the last item is on top (when any did)
+            follows = [s[j + 1] for s in seqs for j in range(len(s) - 1) if s[j] == h[-1]]
+            if follows:
+                counts = np.bincount(follows, minlength=31)
+                assert counts[int(batch[i].argmax())] == counts.max()
