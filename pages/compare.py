@@ -33,9 +33,8 @@ else:
         (st.success if " beats " in verdict else st.warning)(verdict, icon=":material/emoji_events:"
                                                             if " beats " in verdict else ":material/info:")
 
-metric_cols = [f"{explore.METRIC_LABELS[m]}@{k}" for m in explore.METRICS]
 st.dataframe(explore.comparison_for_display(table), hide_index=True, width="stretch",
-             column_config={**{col: st.column_config.NumberColumn(format="%.4f") for col in metric_cols},
+             column_config={**{col: st.column_config.NumberColumn(format="%.4f") for col in explore.metric_columns(k)},
                             "Parameters": st.column_config.NumberColumn(format="localized")})
 st.download_button("Download as CSV", table.to_csv(index=False).encode(), file_name="seqrec_comparison.csv",
                    mime="text/csv", icon=":material/download:", key="download_comparison")

@@ -12,8 +12,9 @@ NONE = "(none)"
 
 
 @st.cache_data(show_spinner="Reading the files...", max_entries=8)
-def read_files(files: tuple[tuple[str, bytes], ...]):
-    """Raw table of one or several files (appended). Pure: keyed by the files' names and bytes."""
+def read_files(files: tuple[tuple[str, bytes | str], ...]):
+    """Raw table of one or several files (appended). Pure: keyed by the files' names and bytes (or, for the bundled
+    sample, which never changes, its path)."""
     return seqrec.read_tables([b for _, b in files], [n for n, _ in files])
 
 
@@ -38,7 +39,7 @@ if source == "Upload CSV files":
                                    type=["csv", "tsv", "txt"], key="upload_items")
     files = [(f.name, f.getvalue()) for f in uploads or []]
 else:
-    files = [("interactions.csv", SAMPLE_INTERACTIONS.read_bytes())]
+    files = [("interactions.csv", str(SAMPLE_INTERACTIONS))]  # a path: not re-read and re-hashed on every rerun
     st.caption(f":material/inventory_2: **{SAMPLE_NAME}**: 3,000 shoppers and 300 products with titles and "
                f"categories, generated with a planted sequential pattern a recurrent network can learn.")
 

@@ -3,8 +3,8 @@ import streamlit as st
 
 from seqrec import SeqrecError, gate_figures as gf
 from seqrec.explain import RNN_NOTE, cell_intro, gate_text, view_text
-from seqrec.explore import find_users
-from seqrec.gates import (quick_demo_runs, responsive_units, shared_history, trace_history, user_item_ids)
+from seqrec.explore import find_users, user_item_ids
+from seqrec.gates import quick_demo_runs, responsive_units, shared_history, trace_history
 from studio import state
 from studio.ui import friendly_errors
 

@@ -599,8 +599,9 @@ def dataset_stats(data: Interactions, top_n: int = 10) -> dict:
     """Users, items, interactions, sequence-length distribution, sparsity, most popular items and time span."""
     df = data.df
     lengths = df.groupby("user", sort=False).size().to_numpy()
-    n_users, n_items, n = len(lengths), int(df["item"].nunique()), len(df)
-    pop = df["item"].value_counts().head(top_n)
+    item_counts = df["item"].value_counts()
+    n_users, n_items, n = len(lengths), len(item_counts), len(df)
+    pop = item_counts.head(top_n)
     tmin, tmax = float(df["time"].min()), float(df["time"].max())
     span = dict(start=tmin, end=tmax, is_datetime=data.time_is_datetime)
     if data.time_is_datetime:

@@ -44,30 +44,28 @@ class Dataset:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- labels ----------------------------------------------------------------------------------------------------
-    def item_label(self, item_id: str) -> str:
-        """'Title (Category)' when metadata knows the item, else the raw ID, so people see names, not codes."""
+    def _title_and_category(self, item_id: str) -> tuple[str, str]:
+        """(title, category) from the metadata; (the raw ID, "") for an item it does not know."""
         item_id = str(item_id)
         if self.items is None or item_id not in self.items.index:
-            return item_id
+            return item_id, ""
         row = self.items.loc[item_id]
         title, cat = str(row["title"] or item_id), str(row["category"] or "")
-        return f"{title} ({cat})" if cat and cat != "nan" else title
+        return title, "" if cat == "nan" else cat
+
+    def item_label(self, item_id: str) -> str:
+        """'Title (Category)' when metadata knows the item, else the raw ID, so people see names, not codes."""
+        title, cat = self._title_and_category(item_id)
+        return f"{title} ({cat})" if cat else title
 
     def item_labels(self, ids: Sequence[str]) -> list[str]:
         return [self.item_label(i) for i in ids]
 
     def item_title(self, item_id: str) -> str:
-        item_id = str(item_id)
-        if self.items is None or item_id not in self.items.index:
-            return item_id
-        return str(self.items.loc[item_id, "title"] or item_id)
+        return self._title_and_category(item_id)[0]
 
     def item_category(self, item_id: str) -> str:
-        item_id = str(item_id)
-        if self.items is None or item_id not in self.items.index:
-            return ""
-        cat = str(self.items.loc[item_id, "category"] or "")
-        return "" if cat == "nan" else cat
+        return self._title_and_category(item_id)[1]
 
     @property
     def item_ids(self) -> list[str]:
@@ -78,12 +76,17 @@ class Dataset:
     def user_ids(self) -> list[str]:
         return [str(u) for u in self.split.users]
 
+    def run_info(self) -> dict:
+        """What a run records about the data it was trained on (the fingerprint ties it to this dataset)."""
+        return dict(users=int(self.stats["users"]), items=int(self.stats["items"]),
+                    interactions=int(self.stats["interactions"]), name=self.name, fingerprint=self.fingerprint)
+
     def preview(self, n: int = 200) -> pd.DataFrame:
         """The first rows of the cleaned log with readable times and item names, for a quick look."""
         df = self.interactions.df.head(n).copy()
         if self.interactions.time_is_datetime:
             df["time"] = pd.to_datetime(df["time"], unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
-        df.insert(2, "item name", [self.item_label(i) for i in df["item"]])
+        df.insert(2, "item name", self.item_labels(df["item"]))
         return df.reset_index(drop=True)
 
     def time_span_text(self) -> tuple[str, str]:
@@ -104,12 +107,13 @@ class Dataset:
             return self._baselines[key]
 
     def fitted_baselines(self) -> dict:
-        """name -> (label, fitted baseline) for scoring hand-made histories; fitted once on the training parts."""
+        """name -> fitted baseline (with its display `label`) for scoring hand-made histories; fitted once on the
+        training parts."""
         with self._lock:
             if not self._fitted:
                 for cls in BASELINES:
                     b = cls().fit(self.split.train, self.split.n_items)
-                    self._fitted[b.name] = (b.label, b)
+                    self._fitted[b.name] = b
             return self._fitted
 
 

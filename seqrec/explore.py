@@ -15,8 +15,8 @@ import torch
 
 from .baselines import BASELINES
 from .errors import SeqrecError
-from .metrics import target_ranks
-from .run import Run, recommend_from_scores
+from .metrics import METRICS, target_ranks
+from .run import Run, history_scores, recommend_from_scores, top_k_items
 
 BASELINE_LABELS = {cls.name: cls.label for cls in BASELINES}
 
@@ -36,6 +36,13 @@ def user_index(ds, user_id: str) -> int:
         raise SeqrecError(f"User {user_id!r} is not in the current data (or was removed by the filters); pick a user "
                           f"from the list.")
     return i
+
+
+def user_item_ids(ds, user_id: str, last: int | None = None) -> list[str]:
+    """A user's whole sequence (train, validation and test items) as raw item IDs, oldest first; only the `last`
+    items when given, so a long history stays readable."""
+    ids = ds.split.vocab.decode(ds.split.full_sequence(user_index(ds, user_id)))
+    return ids[-last:] if last else ids
 
 
 def find_users(ds, query: str = "", limit: int = 500) -> list[str]:
@@ -58,10 +65,8 @@ def _format_time(ds, t: float) -> str:
 
 def user_history(ds, user_id: str) -> pd.DataFrame:
     """The user's whole sequence in time order with names, marking the validation and the held-out test item."""
-    i = user_index(ds, user_id)
-    seq = ds.split.full_sequence(i)
-    ids = ds.split.vocab.decode(seq)
-    times = ds.interactions.df.loc[ds.interactions.df["user"] == str(ds.split.users[i]), "time"].to_numpy()
+    ids = user_item_ids(ds, user_id)
+    times = ds.interactions.df.loc[ds.interactions.df["user"] == str(user_id), "time"].to_numpy()
     role = ["history"] * (len(ids) - 2) + ["validation item", "held-out next item"]
     return pd.DataFrame({
         "#": np.arange(1, len(ids) + 1),
@@ -125,35 +130,35 @@ def _scorer_and_vocab(source, ds):
 
 def held_out_rank(score_batch, vocab, history_codes: np.ndarray, target_id: str, exclude_seen: bool) -> float:
     """Pessimistic 1-based rank of the target among all items given the history (inf when masked or unknown)."""
+    return _rank_in(history_scores(score_batch, history_codes, exclude_seen), vocab, target_id)
+
+
+def _rank_in(scores: torch.Tensor, vocab, target_id: str) -> float:
+    """Pessimistic 1-based rank of the target in one masked score vector (inf when masked or unknown)."""
     codes, unknown = vocab.encode([target_id])
     if unknown:
         return math.inf
-    scores = score_batch([history_codes])[0].to(torch.float32).clone().unsqueeze(0)
-    scores[0, 0] = -math.inf
-    if exclude_seen and len(history_codes):
-        scores[0, torch.from_numpy(history_codes.astype(np.int64))] = -math.inf
-    return float(target_ranks(scores, torch.tensor([int(codes[0])]))[0])
+    return float(target_ranks(scores.unsqueeze(0), torch.tensor([int(codes[0])]))[0])
 
 
 def recommend_for_user(source, ds, user_id: str, k: int = 10, exclude_seen: bool = False) -> UserRecommendation:
     """Recommend from everything before the user's held-out (test) item, as the evaluation does. `source` is a
     Run or a fitted baseline."""
-    i = user_index(ds, user_id)
-    full = ds.split.vocab.decode(ds.split.full_sequence(i))
+    full = user_item_ids(ds, user_id)
     history, target = full[:-1], full[-1]
     score, vocab = _scorer_and_vocab(source, ds)
-    result = recommend_from_scores(vocab, score, history, k, exclude_seen)
-    codes, _ = vocab.encode(history)
-    rank = held_out_rank(score, vocab, codes, target, exclude_seen)
-    return UserRecommendation(recommendations_table(ds, result, target), target, ds.item_label(target), rank,
-                              len(history), len(vocab))
+    codes, unknown = vocab.encode(history)
+    scores = history_scores(score, codes, exclude_seen)  # scored once: the top-K and the held-out rank share it
+    result = top_k_items(vocab, scores, k, unknown)
+    return UserRecommendation(recommendations_table(ds, result, target), target, ds.item_label(target),
+                              _rank_in(scores, vocab, target), len(history), len(vocab))
 
 
 def scoring_sources(runs: Sequence[Run], ds) -> dict:
     """Display name -> Run or fitted baseline: everything that can recommend on the current dataset."""
     out = {r.name: r for r in runs}
-    for _, (label, b) in ds.fitted_baselines().items():
-        out[label] = b
+    for b in ds.fitted_baselines().values():
+        out[b.label] = b
     return out
 
 
@@ -166,21 +171,20 @@ def recommend_history(source, ds, history: Sequence[str], k: int = 10, exclude_s
 def side_by_side(runs: Sequence[Run], ds, history: Sequence[str], k: int = 10, exclude_seen: bool = False,
                  include_baselines: bool = True) -> dict[str, pd.DataFrame]:
     """The same history through every run and the baselines: name -> top-K table, runs first."""
-    out = {}
-    for r in runs:
-        out[r.name] = recommend_history(r, ds, history, k, exclude_seen)
-    if include_baselines:
-        for name, (label, b) in ds.fitted_baselines().items():
-            out[label] = recommend_history(b, ds, history, k, exclude_seen)
-    return out
+    sources = scoring_sources(runs, ds) if include_baselines else {r.name: r for r in runs}
+    return {name: recommend_history(src, ds, history, k, exclude_seen) for name, src in sources.items()}
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Comparing
 # ------------------------------------------------------------------------------------------------------------------
 
-METRICS = ("recall", "mrr", "ndcg", "coverage")
 METRIC_LABELS = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "coverage": "Coverage"}
+
+
+def metric_columns(k: int) -> list[str]:
+    """Column names of the comparison table's metrics at K, e.g. 'Recall@10'."""
+    return [f"{METRIC_LABELS[m]}@{k}" for m in METRICS]
 
 
 def available_ks(runs: Sequence[Run], default: Sequence[int] = (10, 20)) -> list[int]:
@@ -218,8 +222,7 @@ def comparison_table(runs: Sequence[Run], ds, k: int) -> pd.DataFrame:
     for col in ("Dropout", "Learning rate"):
         if col not in df:
             df[col] = np.nan
-    metric_cols = [f"{METRIC_LABELS[m]}@{k}" for m in METRICS]
-    order = ["Name", "Model", *metric_cols, "Parameters", "Training time (s)", "Epochs", *HYPER_COLUMNS, "Dataset",
+    order = ["Name", "Model", *metric_columns(k), "Parameters", "Training time (s)", "Epochs", *HYPER_COLUMNS, "Dataset",
              "Kind"]
     return df[order]
 

@@ -62,7 +62,7 @@ def popularity_long_tail(ds) -> go.Figure:
     counts = popularity.to_numpy()
     ranks = np.arange(1, len(counts) + 1)
     ids = popularity.index.astype(str)
-    names = [ds.item_label(i) for i in ids] if len(ids) <= 50_000 else list(ids)
+    names = ds.item_labels(ids) if len(ids) <= 50_000 else list(ids)
     fig = go.Figure(go.Scatter(x=ranks, y=counts, mode="lines", fill="tozeroy", line=dict(color=PALETTE[1]),
                                text=names, hovertemplate="#%{x} %{text}: %{y} interactions<extra></extra>"))
     fig.update_yaxes(type="log", dtick=1, title="interactions (log scale)")  # one label per decade

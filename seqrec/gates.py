@@ -217,11 +217,6 @@ def trace_history(run, history: Sequence[str]) -> GateTrace:
                      nonlinearity=nonlin, run_name=getattr(run, "name", ""))
 
 
-def trace_batch(run, histories: Sequence[Sequence[str]]) -> list[GateTrace]:
-    """Trace several histories (a small batch), one GateTrace each."""
-    return [trace_history(run, h) for h in histories]
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Summaries
 # ------------------------------------------------------------------------------------------------------------------
@@ -316,18 +311,8 @@ def trace_history_json(run, history: Sequence[str], top_units: int = 20) -> dict
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Helpers for the page: which history to trace, and demo runs to trace it with
+# Helpers for the page: runs that share a history, and demo runs to trace it with
 # ------------------------------------------------------------------------------------------------------------------
-
-def user_item_ids(dataset, user_id: str, last: int | None = None) -> list[str]:
-    """A user's whole sequence (train, validation and test items) as raw item IDs, oldest first; only the `last`
-    items when given, so a long history stays readable."""
-    from .explore import user_index
-
-    split = dataset.split
-    ids = split.vocab.decode(split.full_sequence(user_index(dataset, user_id)))
-    return ids[-last:] if last else ids
-
 
 def shared_history(runs: Sequence, history: Sequence[str]) -> list[str]:
     """The items of `history` that every run knows, in order, so traces of different runs line up step by step."""
@@ -341,9 +326,7 @@ def quick_demo_runs(dataset, cells: Sequence[str] = ("gru", "lstm")) -> list:
     from .config import PRESETS, TrainConfig
     from .run import train_run
 
-    info = dict(users=int(dataset.stats["users"]), items=int(dataset.stats["items"]),
-                interactions=int(dataset.stats["interactions"]), name=dataset.name,
-                fingerprint=getattr(dataset, "fingerprint", ""))
+    info = dataset.run_info()
     out = []
     for cell in cells:
         config = TrainConfig(model=cell, **PRESETS["Quick demo"])

@@ -198,9 +198,7 @@ def start_training(dataset, config: TrainConfig, name: str | None = None, pool: 
                    ) -> TrainingJob:
     """Submit a training of `config` on a Dataset bundle to the shared pool; baselines come from the dataset's
     cache (computed once per dataset) and the run records which dataset it belongs to."""
-    info = dict(users=int(dataset.stats["users"]), items=int(dataset.stats["items"]),
-                interactions=int(dataset.stats["interactions"]), name=dataset.name,
-                fingerprint=dataset.fingerprint)
-    job = TrainingJob(dataset.split, config, name=name, dataset_info=info, baselines_fn=dataset.baseline_metrics)
+    job = TrainingJob(dataset.split, config, name=name, dataset_info=dataset.run_info(),
+                      baselines_fn=dataset.baseline_metrics)
     job.future = (pool or get_pool()).submit(job._execute)
     return job

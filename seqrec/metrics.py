@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 MAX_SCORE_ELEMENTS = 1 << 23  # scores held at once while evaluating (~32 MB of float32)
+METRICS = ("recall", "mrr", "ndcg", "coverage")  # every metric evaluate_scorer reports, as f"{metric}@{k}"
 
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -48,11 +49,6 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     k = min(k, scores.shape[1])
     vals, idx = scores.topk(k, dim=1)
     return vals, torch.where(torch.isneginf(vals), torch.full_like(idx, -1), idx)
-
-
-def metric_names(ks: Sequence[int]) -> list[str]:
-    names = [f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in ks]
-    return names + [f"coverage@{k}" for k in ks]
 
 
 def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], histories: list[np.ndarray],

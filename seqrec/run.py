@@ -21,8 +21,8 @@ from .config import TrainConfig
 from .data import Interactions
 from .errors import SeqrecError
 from .model import SeqRecModel
-from .split import ItemVocab, SplitData, leave_last_out, pad_batch
-from .train import Callback, build_model, evaluate_baselines, evaluate_model, pick_device, train
+from .split import ItemVocab, SplitData, leave_last_out
+from .train import Callback, build_model, evaluate_baselines, evaluate_model, model_scorer, pick_device, train
 
 FILES = ("config.json", "vocab.json", "run.json", "weights.safetensors")
 
@@ -71,34 +71,43 @@ class Run:
         }
 
     # -- scoring ------------------------------------------------------------------------------------------------
-    @torch.no_grad()
     def score_histories(self, histories: list[np.ndarray]) -> torch.Tensor:
         """(B, n_items + 1) logits for the next item after each index history (column 0 is padding)."""
         self.model.eval()
         device = next(self.model.parameters()).device
-        items, lengths = pad_batch(histories, self.config.max_len)
-        return self.model.score_last(torch.from_numpy(items).to(device), torch.from_numpy(lengths).to(device)).cpu()
+        return model_scorer(self.model, self.config.max_len, device)(histories).cpu()
 
     def recommend(self, history: Sequence[str], k: int = 10, exclude_seen: bool = False) -> dict:
         """Top-k next items (raw IDs, probabilities) for a history of raw item IDs; unknown IDs are reported."""
         return recommend_from_scores(self.vocab, self.score_histories, history, k, exclude_seen)
 
 
-def recommend_from_scores(vocab: ItemVocab, score_batch, history: Sequence[str], k: int = 10,
-                          exclude_seen: bool = False) -> dict:
-    """Shared by runs and baselines: encode the history, score, mask, softmax, take the top k."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise SeqrecError(f"k must be a whole number of at least 1 (got {k!r}).")
-    codes, unknown = vocab.encode([str(h) for h in history])
+def history_scores(score_batch, codes: np.ndarray, exclude_seen: bool = False) -> torch.Tensor:
+    """(n_items + 1,) float32 scores for the item after one index history; the padding column (and, with
+    exclude_seen, the history's own items) set to -inf."""
     scores = score_batch([codes])[0].to(torch.float32).clone()
     scores[0] = -math.inf
     if exclude_seen and len(codes):
-        scores[torch.from_numpy(codes)] = -math.inf
+        scores[torch.from_numpy(np.asarray(codes, dtype=np.int64))] = -math.inf
+    return scores
+
+
+def recommend_from_scores(vocab: ItemVocab, score_batch, history: Sequence[str], k: int = 10,
+                          exclude_seen: bool = False) -> dict:
+    """Shared by runs and baselines: encode the history, score, mask, softmax, take the top k."""
+    codes, unknown = vocab.encode([str(h) for h in history])
+    return top_k_items(vocab, history_scores(score_batch, codes, exclude_seen), k, unknown)
+
+
+def top_k_items(vocab: ItemVocab, scores: torch.Tensor, k: int, unknown: Sequence[str] = ()) -> dict:
+    """The k best items (raw IDs, softmax probabilities) of one masked score vector from `history_scores`."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise SeqrecError(f"k must be a whole number of at least 1 (got {k!r}).")
     probs = torch.softmax(scores, dim=0)
     k = min(int(k), int(torch.isfinite(scores).sum()))
     vals, idx = probs.topk(k) if k > 0 else (torch.zeros(0), torch.zeros(0, dtype=torch.int64))
     return {"recommendations": [{"item": vocab.decode([i])[0], "score": round(float(v), 6)} for v, i in zip(vals, idx)],
-            "unknown_items": unknown}
+            "unknown_items": list(unknown)}
 
 
 def dataset_summary(data: Interactions) -> dict:

@@ -181,9 +181,10 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
 MAX_LOGITS_PER_STEP = 1 << 25  # logits materialised at once (~128 MB of float32); bigger batches are split
 
 
-def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int) -> torch.Tensor:
+def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int) -> tuple[torch.Tensor, int]:
     """Full-softmax cross-entropy of every next item in the batch, with gradients accumulated over row chunks so
-    memory stays bounded on large catalogues (the result equals one pass over the whole batch)."""
+    memory stays bounded on large catalogues (the result equals one pass over the whole batch). Returns the mean
+    loss and the number of (non-padding) target tokens it averages over."""
     targets = seq[:, 1:]
     n_tokens = int((targets > 0).sum())
     rows = max(1, MAX_LOGITS_PER_STEP // max(1, (seq.shape[1] - 1) * (n_items + 1)))
@@ -195,7 +196,7 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int) -> 
                                    reduction="sum")
         (loss_sum / max(1, n_tokens)).backward()
         total = total + loss_sum.detach()
-    return total / max(1, n_tokens)
+    return total / max(1, n_tokens), n_tokens
 
 
 def _make_optimizer(model: SeqRecModel, config: TrainConfig) -> torch.optim.Optimizer:
@@ -235,9 +236,8 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
                 break
             width = int(lengths[idx].max())
             seq = windows_t[torch.from_numpy(idx), :width].to(device)
-            targets = seq[:, 1:]
             opt.zero_grad(set_to_none=True)
-            loss = batch_loss_backward(model, seq, split.n_items)
+            loss, ntok = batch_loss_backward(model, seq, split.n_items)
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
@@ -245,7 +245,6 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
             if not math.isfinite(lv):
                 raise SeqrecError(f"Training diverged (the loss became {lv}) at epoch {epoch}; lower the learning "
                                   f"rate (now {config.lr:g}) or raise gradient clipping, then train again.")
-            ntok = int((targets > 0).sum())
             epoch_loss += lv * ntok
             epoch_tokens += ntok
             seen += len(idx)

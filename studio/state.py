@@ -92,11 +92,6 @@ def add_run(run: seqrec.Run) -> None:
     runs().append(run)
 
 
-def item_label(item_id: str) -> str:
-    """'Title (Category)' when the current dataset has item metadata, else the item ID itself."""
-    return current_dataset().item_label(item_id)
-
-
 def current_job():
     """This session's training job (running or finished but not yet collected), or None."""
     init_state()
