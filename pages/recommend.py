@@ -32,11 +32,17 @@ tab_user, tab_whatif, tab_side = st.tabs([":material/person: For a user", ":mate
                                           ":material/view_column: Side by side"])
 
 with tab_user:
-    users = explore.find_users(ds, "", limit=5000)
+    find, pick = st.columns([1, 2])
+    query = find.text_input("Find a user", key="rec_query", placeholder="part of a user ID",
+                            help="Searches every user ID; the list shows up to 5,000 matches.")
+    users = explore.find_users(ds, query, limit=5000)
+    if not users:
+        find.warning("No user ID contains that text; showing all users.")
+        users = explore.find_users(ds, "", limit=5000)
     if st.session_state.get("rec_user") not in users:
         st.session_state["rec_user"] = users[0]
-    user = st.selectbox("User (type to search)", users, key="rec_user",
-                        help=f"{len(users):,} of {ds.stats['users']:,} users listed; type to search.")
+    user = pick.selectbox("User (type to search)", users, key="rec_user",
+                          help=f"{len(users):,} of {ds.stats['users']:,} users listed; use Find a user to narrow.")
     hist = explore.user_history(ds, user)
     with friendly_errors("Recommending"):
         rec = explore.recommend_for_user(source, ds, user, k, exclude)

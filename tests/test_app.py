@@ -266,6 +266,20 @@ def test_recommend_shows_k_items_for_a_user_with_the_held_out_rank(trained):
     assert history["Role"].iloc[-1] == "held-out next item"
 
 
+def test_recommend_user_search_reaches_any_user_and_explains_no_match(trained):
+    at = open_page(trained, "pages/recommend.py")
+    last_user = str(at.session_state["dataset"].split.users[-1])
+    at.text_input(key="rec_query").set_value(last_user).run()
+    assert at.selectbox(key="rec_user").options == [last_user]
+    assert at.selectbox(key="rec_user").value == last_user
+    history = next(d.value for d in at.dataframe if "Role" in d.value.columns)
+    assert len(history) >= 3
+    at.text_input(key="rec_query").set_value("no-such-user-xyz").run()
+    assert not at.exception
+    assert any("No user ID contains" in w.value for w in at.warning)
+    at.text_input(key="rec_query").set_value("").run()
+
+
 def test_recommend_for_a_hand_built_history_and_side_by_side(trained):
     at = open_page(trained, "pages/recommend.py")
     at.slider(key="rec_k").set_value(5).run()
