@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -213,6 +214,10 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recommend": cmd_recom
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Idle OpenMP threads must not spin: with torch on every core, any other load on one core makes a training step
+    # many times slower. Passive waiting costs ~25% on an idle machine and saves far more on a shared one
+    # (BENCHMARKS.md). Torch loads lazily, after this line; an explicit setting in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         parser = build_parser()
         a = parser.parse_args(argv)
@@ -229,8 +234,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `python -m seqrec stats x.csv | head`: the reader left, nothing to report
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except MemoryError:
