@@ -14,12 +14,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .baselines import BASELINES
 from .data import Filters, Interactions, Source, dataset_stats, load_item_metadata, prepare, read_tables, \
     resolve_columns
 from .errors import SeqrecError
 from .split import SplitData, leave_last_out
-from .train import evaluate_baselines
+from .train import evaluate_baselines, fit_baselines
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_INTERACTIONS = SAMPLE_DIR / "interactions.csv"
@@ -41,6 +40,7 @@ class Dataset:
     _baselines: dict = field(default_factory=dict, repr=False)
     _fitted: dict = field(default_factory=dict, repr=False)
     _user_pos: dict | None = field(default=None, repr=False)
+    _user_row_starts: np.ndarray | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- labels ----------------------------------------------------------------------------------------------------
@@ -101,9 +101,10 @@ class Dataset:
     def baseline_metrics(self, ks: Sequence[int] = (10, 20), exclude_seen: bool = False) -> dict:
         """Test metrics of every baseline, computed once per (ks, exclude_seen) and then reused by every run."""
         key = (tuple(sorted(set(int(k) for k in ks))), bool(exclude_seen))
+        fitted = self.fitted_baselines()
         with self._lock:
             if key not in self._baselines:
-                self._baselines[key] = evaluate_baselines(self.split, key[0], key[1])
+                self._baselines[key] = evaluate_baselines(self.split, key[0], key[1], fitted=fitted)
             return self._baselines[key]
 
     def fitted_baselines(self) -> dict:
@@ -111,9 +112,7 @@ class Dataset:
         training parts."""
         with self._lock:
             if not self._fitted:
-                for cls in BASELINES:
-                    b = cls().fit(self.split.train, self.split.n_items)
-                    self._fitted[b.name] = b
+                self._fitted.update(fit_baselines(self.split))
             return self._fitted
 
 

@@ -45,6 +45,17 @@ def user_item_ids(ds, user_id: str, last: int | None = None) -> list[str]:
     return ids[-last:] if last else ids
 
 
+def _user_row_starts(ds) -> np.ndarray:
+    """First row of each user in the (user, time)-sorted log, in split order; computed once per dataset so a page
+    rerun reads one user's rows without scanning the whole log."""
+    starts = getattr(ds, "_user_row_starts", None)
+    if starts is None:
+        lengths = np.fromiter((len(t) + 2 for t in ds.split.train), dtype=np.int64, count=len(ds.split.train))
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        ds._user_row_starts = starts
+    return starts
+
+
 def find_users(ds, query: str = "", limit: int = 500) -> list[str]:
     """User IDs containing `query` (case-insensitive), in data order, at most `limit` of them (for big datasets)."""
     q = str(query or "").strip().lower()
@@ -66,7 +77,8 @@ def _format_time(ds, t: float) -> str:
 def user_history(ds, user_id: str) -> pd.DataFrame:
     """The user's whole sequence in time order with names, marking the validation and the held-out test item."""
     ids = user_item_ids(ds, user_id)
-    times = ds.interactions.df.loc[ds.interactions.df["user"] == str(user_id), "time"].to_numpy()
+    start = _user_row_starts(ds)[user_index(ds, user_id)]
+    times = ds.interactions.df["time"].to_numpy()[start: start + len(ids)]
     role = ["history"] * (len(ids) - 2) + ["validation item", "held-out next item"]
     return pd.DataFrame({
         "#": np.arange(1, len(ids) + 1),
@@ -206,14 +218,18 @@ def comparison_table(runs: Sequence[Run], ds, k: int) -> pd.DataFrame:
             "Learning rate": c.lr, "Batch": c.batch_size, "Epochs": r.epochs_run,
             "Parameters": int(r.parameter_count), "Training time (s)": round(float(r.train_seconds), 1),
             **{f"{METRIC_LABELS[m]}@{k}": r.metrics.get(f"{m}@{k}", np.nan) for m in METRICS},
-            "Dataset": r.dataset.get("name", ""),
+            "Exclude seen": bool(c.exclude_seen), "Dataset": r.dataset.get("name", ""),
         })
-    base = ds.baseline_metrics(sorted({k, *available_ks(runs)}), False)
-    for name, m in base.items():
-        rows.append({"Name": BASELINE_LABELS.get(name, name), "Model": "baseline", "Kind": "baseline",
-                     "Parameters": 0, "Training time (s)": 0.0,
-                     **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}", np.nan) for x in METRICS},
-                     "Dataset": ds.name})
+    # Baselines under every protocol a run used: with exclude-seen on, seen items are masked for them too.
+    protocols = sorted({bool(r.config.exclude_seen) for r in runs} or {False})
+    for exclude in protocols:
+        base = ds.baseline_metrics(sorted({k, *available_ks(runs)}), exclude)
+        suffix = " (seen excluded)" if exclude and len(protocols) > 1 else ""  # names stay unique in the charts
+        for name, m in base.items():
+            rows.append({"Name": BASELINE_LABELS.get(name, name) + suffix, "Model": "baseline", "Kind": "baseline",
+                         "Parameters": 0, "Training time (s)": 0.0,
+                         **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}", np.nan) for x in METRICS},
+                         "Exclude seen": exclude, "Dataset": ds.name})
     df = pd.DataFrame(rows)
     for col in ("Embedding", "Hidden", "Layers", "Batch", "Epochs"):
         if col not in df:
@@ -222,8 +238,8 @@ def comparison_table(runs: Sequence[Run], ds, k: int) -> pd.DataFrame:
     for col in ("Dropout", "Learning rate"):
         if col not in df:
             df[col] = np.nan
-    order = ["Name", "Model", *metric_columns(k), "Parameters", "Training time (s)", "Epochs", *HYPER_COLUMNS, "Dataset",
-             "Kind"]
+    order = ["Name", "Model", *metric_columns(k), "Parameters", "Training time (s)", "Epochs", *HYPER_COLUMNS,
+             "Exclude seen", "Dataset", "Kind"]
     return df[order]
 
 

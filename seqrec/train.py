@@ -168,14 +168,18 @@ def evaluate_model(model: SeqRecModel, split: SplitData, part: str, config: Trai
         model.train(was_training)
 
 
-def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, part: str = "test") -> dict:
-    """Every baseline fitted on the training parts and scored through the same evaluation code as the model."""
+def fit_baselines(split: SplitData) -> dict:
+    """name -> every baseline fitted on the split's training parts."""
+    return {b.name: b for b in (cls().fit(split.train, split.n_items) for cls in BASELINES)}
+
+
+def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, part: str = "test",
+                       fitted: dict | None = None) -> dict:
+    """Every baseline (fitted on the training parts unless given) scored through the model's evaluation code."""
     hist, tgt = split.histories(part)
-    out = {}
-    for cls in BASELINES:
-        b = cls().fit(split.train, split.n_items)
-        out[b.name] = evaluate_scorer(b.score_batch, hist, tgt, split.n_items, ks, exclude_seen)
-    return out
+    fitted = fitted if fitted is not None else fit_baselines(split)
+    return {name: evaluate_scorer(b.score_batch, hist, tgt, split.n_items, ks, exclude_seen)
+            for name, b in fitted.items()}
 
 
 MAX_LOGITS_PER_STEP = 1 << 25  # logits materialised at once (~128 MB of float32); bigger batches are split

@@ -124,6 +124,21 @@ def test_comparison_table_and_verdict(finished, ds):
     assert shown.loc[1, "Hidden"] == "—" and "Kind" not in shown
 
 
+def test_comparison_scores_baselines_with_the_same_exclude_seen_protocol_as_each_run(finished, ds):
+    excluded = seqrec.train_run(ds.split, seqrec.TrainConfig(**{**TINY, "exclude_seen": True}), name="tiny excl",
+                                baselines={})
+    table = explore.comparison_table([finished.run, excluded], ds, 20)
+    base = table[table["Kind"] == "baseline"]
+    assert sorted(base["Exclude seen"]) == [False, False, True, True], "baselines under both protocols"
+    assert base["Name"].is_unique, "each baseline row can be told apart in the table and the bar chart"
+    for exclude, name in ((False, "MostPopular"), (True, "MostPopular (seen excluded)")):
+        rows = base[base["Exclude seen"] == exclude].set_index("Name")["Recall@20"]
+        truth = ds.baseline_metrics((10, 20), exclude)
+        assert rows[name] == pytest.approx(truth["most_popular"]["recall@20"])
+    # masking seen items changes what a popularity ranking can hit, so the two protocols really differ here
+    assert ds.baseline_metrics((10, 20), True) != ds.baseline_metrics((10, 20), False)
+
+
 def test_figures_have_the_expected_traces(finished, ds):
     run = finished.run
     fig = figures.training_progress(run.batch_losses, run.epochs, 20, run.best_epoch)
