@@ -2,7 +2,7 @@
 import streamlit as st
 
 from seqrec import figures
-from seqrec.explore import baseline_verdict, run_vs_baselines
+from seqrec.explore import baseline_verdict, best_baseline, run_vs_baselines
 from seqrec.jobs import start_training
 from studio import state
 from studio.train_form import config_form
@@ -69,7 +69,7 @@ if runs and not state.training_active():
     st.caption(f"{run.config.model.upper()} · {run.parameter_count:,} parameters · {run.epochs_run} epochs, best at "
                f"epoch {run.best_epoch}{stopped} · {run.train_seconds:.1f} s · "
                f"{run.sequences_per_second:,.0f} sequences/s · data: {run.dataset.get('name', '?')}")
-    best_base = max(run.baselines.values(), key=lambda m: m.get(f"recall@{k}", 0), default={})
+    _, best_base = best_baseline(run, f"recall@{k}")
     m = st.columns(4)
     for col, (key, label) in zip(m, [(f"recall@{k}", f"Test Recall@{k}"), (f"mrr@{k}", f"Test MRR@{k}"),
                                      (f"ndcg@{k}", f"Test NDCG@{k}"), (f"coverage@{k}", f"Coverage@{k}")]):

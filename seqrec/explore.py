@@ -254,15 +254,25 @@ def comparison_for_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def best_baseline(run: Run, key: str) -> tuple[str | None, dict]:
+    """(display name, metrics) of the baseline that scores highest on `key` (e.g. 'recall@20') beside this run;
+    (None, {}) when the run has no baselines with that metric."""
+    scored = [(m[key], BASELINE_LABELS.get(n, n), m) for n, m in run.baselines.items() if key in m]
+    if not scored:
+        return None, {}
+    _, name, metrics = max(scored, key=lambda t: (t[0], t[1]))
+    return name, metrics
+
+
 def baseline_verdict(run: Run, k: int, metric: str = "recall") -> str:
     """Does this run beat the best baseline (evaluated with the run's own protocol) on metric@K, and by how much?"""
     key = f"{metric}@{k}"
     label = f"{METRIC_LABELS.get(metric, metric)}@{k}"
     mine = run.metrics.get(key)
-    scored = [(m[key], BASELINE_LABELS.get(n, n)) for n, m in run.baselines.items() if key in m]
-    if mine is None or not scored:
+    best_name, best_metrics = best_baseline(run, key)
+    if mine is None or best_name is None:
         return f"{run.name}: no {label} to compare with the baselines."
-    best, best_name = max(scored)
+    best = best_metrics[key]
     diff = mine - best
     rel = f" ({diff / best:+.0%})" if best > 0 else ""
     if diff > 0:
