@@ -7,6 +7,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 import streamlit as st  # noqa: E402
 
 from seqrec.jobs import configure_threads  # noqa: E402
+from seqrec.textsafe import md_escape  # noqa: E402
 from studio import state  # noqa: E402
 
 configure_threads()
@@ -21,8 +22,12 @@ STEPS = [
      "sequence, step by step."),
     ("pages/recommend.py", "Recommend", ":material/recommend:", "Top-K next items for a user or a history you build "
      "by hand, across all runs."),
+    ("pages/why.py", "Why this?", ":material/psychology_alt:", "Which history items a recommendation rests on, how "
+     "far back each model remembers, and a map of what it learned."),
     ("pages/compare.py", "Compare", ":material/leaderboard:", "All runs and the baselines in one table and chart: "
      "does the network beat them?"),
+    ("pages/runs.py", "Runs", ":material/bookmarks:", "Saved runs: reload, rename, publish to the workshop gallery, "
+     "export or import a bundle."),
 ]
 
 
@@ -35,7 +40,7 @@ def home():
     ds = state.current_dataset()
     s = ds.stats
     runs = state.runs()
-    st.markdown(f":material/database: Current data: **{ds.name}**"
+    st.markdown(f":material/database: Current data: **{md_escape(ds.name)}**"
                 + (" · item names loaded" if ds.items is not None else ""))
     c = st.columns(4)
     c[0].metric("Users", f"{s['users']:,}", border=True)
@@ -51,7 +56,7 @@ def home():
                            "Training time (s)": round(r.train_seconds, 1)} for r in runs],
                          hide_index=True, width="stretch")
     st.subheader("Guided path")
-    st.caption("The sample data is already loaded, so you can start anywhere. Five steps, about a minute.")
+    st.caption(f"The sample data is already loaded, so you can start anywhere. {len(STEPS)} steps, a few minutes.")
     cols = st.columns(len(STEPS))
     for i, (col, (page, title, icon, text)) in enumerate(zip(cols, STEPS), start=1):
         with col.container(border=True, height=190):

@@ -2,12 +2,26 @@
 import streamlit as st
 
 from seqrec import explore, figures
+from seqrec.export import to_safe_csv
+from seqrec.textsafe import md_escape
 from studio import state
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/leaderboard: Compare")
 ds = state.current_dataset()
-runs = state.runs()
+groups = explore.group_runs_by_dataset(state.runs(), ds)
+group = groups[0]
+mixed = explore.dataset_mix_warning(groups)
+if mixed:  # metrics of runs on different data are not comparable: one dataset at a time
+    st.warning(md_escape(mixed), icon=":material/warning:")
+    if st.session_state.get("cmp_dataset") not in range(len(groups)):
+        st.session_state["cmp_dataset"] = 0
+    group = groups[st.selectbox("Dataset", range(len(groups)), key="cmp_dataset",
+                                format_func=lambda i: f"{groups[i].label} · {len(groups[i].runs)} run(s)")]
+if not group.is_current:
+    st.info(f"These runs were trained on other data ({md_escape(group.label)}); their baselines are the ones "
+            f"recorded with them. Load that data on the Data page to recompute everything.", icon=":material/info:")
+runs = group.runs
 st.caption("All runs of this session and the baselines, scored on the same held-out test items (each user's last "
            "interaction) with full ranking over every item.")
 
@@ -22,7 +36,7 @@ metric = c[1].selectbox("Metric", list(explore.METRIC_LABELS), key="cmp_metric",
                              "ranking it high. Coverage: share of the catalogue ever recommended.")
 metric_col = f"{explore.METRIC_LABELS[metric]}@{k}"
 
-table = explore.comparison_table(runs, ds, k)
+table = explore.comparison_table(runs, ds, k, baselines=None if group.is_current else explore.recorded_baselines(runs))
 if not runs:
     st.info("Only the baselines so far: train a run to see how a recurrent network compares.",
             icon=":material/info:")
@@ -30,13 +44,13 @@ if not runs:
 else:
     for run in runs:
         verdict = explore.baseline_verdict(run, k, metric)
-        (st.success if " beats " in verdict else st.warning)(verdict, icon=":material/emoji_events:"
+        (st.success if " beats " in verdict else st.warning)(md_escape(verdict), icon=":material/emoji_events:"
                                                             if " beats " in verdict else ":material/info:")
 
 st.dataframe(explore.comparison_for_display(table), hide_index=True, width="stretch",
              column_config={**{col: st.column_config.NumberColumn(format="%.4f") for col in explore.metric_columns(k)},
                             "Parameters": st.column_config.NumberColumn(format="localized")})
-st.download_button("Download as CSV", table.to_csv(index=False).encode(), file_name="seqrec_comparison.csv",
+st.download_button("Download as CSV", to_safe_csv(table), file_name="seqrec_comparison.csv",
                    mime="text/csv", icon=":material/download:", key="download_comparison")
 
 st.plotly_chart(figures.metric_bars(table, metric_col), width="stretch", key="bars")

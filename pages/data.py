@@ -6,16 +6,13 @@ from seqrec import figures
 from seqrec.dataset import SAMPLE_INTERACTIONS, SAMPLE_ITEMS, SAMPLE_NAME, column_values, content_fingerprint, \
     load_dataset, metadata_coverage, numeric_range
 from studio import state
+from seqrec.textsafe import md_escape
 from studio.ui import friendly_errors
 
 NONE = "(none)"
 
 
-@st.cache_data(show_spinner="Reading the files...", max_entries=8)
-def read_files(files: tuple[tuple[str, bytes | str], ...]):
-    """Raw table of one or several files (appended). Pure: keyed by the files' names and bytes (or, for the bundled
-    sample, which never changes, its path)."""
-    return seqrec.read_tables([b for _, b in files], [n for n, _ in files])
+UPLOAD_LIMIT_MB = int(st.get_option("server.maxUploadSize"))  # set in .streamlit/config.toml
 
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
@@ -38,6 +35,8 @@ if source == "Upload CSV files":
     meta_file = meta.file_uploader("Item metadata (optional): item_id plus title / category columns",
                                    type=["csv", "tsv", "txt"], key="upload_items")
     files = [(f.name, f.getvalue()) for f in uploads or []]
+    st.caption(f":material/info: Up to {UPLOAD_LIMIT_MB:,} MB per file (this server's upload limit); for bigger "
+               f"logs use the command line (`python -m seqrec train`), which reads files of any size.")
 else:
     files = [("interactions.csv", str(SAMPLE_INTERACTIONS))]  # a path: not re-read and re-hashed on every rerun
     st.caption(f":material/inventory_2: **{SAMPLE_NAME}**: 3,000 shoppers and 300 products with titles and "
@@ -46,7 +45,7 @@ else:
 raw = None
 if files:
     with friendly_errors("Reading the files"):
-        raw = read_files(tuple(files))
+        raw = state.raw_table(files)  # kept in this session only: freed when the session closes
 elif source == "Upload CSV files":
     st.info("Drop one or more CSV files above. Each needs a user, an item and a time column.",
             icon=":material/upload_file:")
@@ -83,7 +82,8 @@ if raw is not None:
         repeats = f[3].checkbox("Remove immediate repeats", key="f_repeats",
                                 help="Drop an event when the user's previous event was the same item.")
         min_rating, event_types = None, None
-        if roles["rating"] != NONE and (rng := numeric_range(raw, roles["rating"])):
+        if roles["rating"] != NONE and (rng := numeric_range(raw, roles["rating"])) and rng[0] < rng[1]:
+            # (one constant rating: nothing to filter, and a slider cannot have min == max)
             st.session_state.setdefault(f"f_rating_{key}", rng[0])
             min_rating = st.slider("Minimum rating", rng[0], rng[1], key=f"f_rating_{key}",
                                    help="Keep only interactions rated at least this.")
@@ -107,7 +107,7 @@ if raw is not None:
                               items_name="items.csv" if sample else (meta_file.name if meta_file else None),
                               name=SAMPLE_NAME if sample else None)
             state.set_dataset(ds)
-            st.session_state["data_flash"] = (f"Loaded **{ds.name}**: {ds.stats['users']:,} users, "
+            st.session_state["data_flash"] = (f"Loaded **{md_escape(ds.name)}**: {ds.stats['users']:,} users, "
                                               f"{ds.stats['items']:,} items, {ds.stats['interactions']:,} "
                                               f"interactions.")
             st.rerun()  # redraw everything (the sidebar too) with the new data
@@ -115,9 +115,9 @@ if raw is not None:
 # ---- the current dataset -------------------------------------------------------------------------------------
 ds = state.current_dataset()
 s = ds.stats
-st.subheader(f"Current data: {ds.name}")
+st.subheader(f"Current data: {md_escape(ds.name)}")
 for note in ds.interactions.notes:
-    st.caption(f":material/filter_alt: {note}")
+    st.caption(f":material/filter_alt: {md_escape(note)}")
 m = st.columns(6)
 m[0].metric("Users", f"{s['users']:,}")
 m[1].metric("Items", f"{s['items']:,}")

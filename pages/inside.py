@@ -5,6 +5,7 @@ from seqrec import SeqrecError, gate_figures as gf
 from seqrec.explain import RNN_NOTE, cell_intro, gate_text, view_text
 from seqrec.explore import find_users, user_item_ids
 from seqrec.gates import quick_demo_runs, responsive_units, shared_history, trace_history
+from seqrec.textsafe import md_escape
 from studio import state
 from studio.ui import friendly_errors
 
@@ -81,7 +82,7 @@ if trace is None:
     st.stop()
 if trace.unknown_items:
     st.caption(f":material/warning: Skipped {len(trace.unknown_items)} item(s) this run never saw: "
-               + ", ".join(label(i) for i in trace.unknown_items[:5]))
+               + ", ".join(md_escape(label(i)) for i in trace.unknown_items[:5]))
 if trace.dropped_items:
     st.caption(f":material/warning: The run reads only the last {run.config.max_len} items; the "
                f"{len(trace.dropped_items)} oldest are not shown.")

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from seqrec import explore
+from seqrec.textsafe import md_escape
 from studio import state
 from studio.ui import friendly_errors, show_recommendations
 
@@ -27,6 +28,11 @@ k = c[1].slider("How many recommendations (K)", 1, 50, key="rec_k")
 exclude = c[2].toggle("Exclude items already seen", key="rec_exclude",
                       help="Never recommend an item that is already in the history.")
 source = sources[model_name]
+st.download_button(f"Top {k} for every user (CSV)", key="rec_all_users_csv", icon=":material/download:",
+                   data=lambda: explore.all_users_csv(source, ds, k, exclude), file_name=f"seqrec_top{k}_all_users.csv",
+                   mime="text/csv", on_click="ignore",
+                   help="The chosen model's top K after each user's whole history (what to show them next): columns "
+                        "user, rank, item, score (probability) and title. Built when you click.")
 
 tab_user, tab_whatif, tab_side = st.tabs([":material/person: For a user", ":material/edit_note: What if",
                                           ":material/view_column: Side by side"])
@@ -48,14 +54,14 @@ with tab_user:
         rec = explore.recommend_for_user(source, ds, user, k, exclude)
         left, right = st.columns(2)
         with left:
-            st.markdown(f"**History of {user}** · {len(hist)} items, oldest first")
+            st.markdown(f"**History of {md_escape(user)}** · {len(hist)} items, oldest first")
             st.dataframe(hist, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(hist)),
                          column_order=["#", "Item", "Category", "When", "Role"],
                          column_config={"#": st.column_config.NumberColumn(width="small")})
         with right:
-            st.markdown(f"**Top {k} from {model_name}** · from everything before the held-out item")
+            st.markdown(f"**Top {k} from {md_escape(model_name)}** · from everything before the held-out item")
             show_recommendations(rec.table)
-            (st.success if rec.hit else st.info)(rec.sentence(), icon=":material/target:")
+            (st.success if rec.hit else st.info)(md_escape(rec.sentence()), icon=":material/target:")
 
 with tab_whatif:
     st.caption("Build a history by hand, oldest first: the order you pick items in is the order the network reads "
@@ -69,7 +75,7 @@ with tab_whatif:
     history = st.multiselect("History (type a title to search)", options, key="rec_history",
                              format_func=ds.item_label, placeholder="Pick items in the order they happened")
     if history:
-        st.caption("Reads as: " + "  →  ".join(ds.item_title(i) for i in history))
+        st.caption("Reads as: " + "  →  ".join(md_escape(ds.item_title(i)) for i in history))
         with friendly_errors("Recommending"):
             show_recommendations(explore.recommend_history(source, ds, history, k, exclude))
     else:
@@ -80,7 +86,7 @@ with tab_side:
                      key="rec_side_source")
     if which == "The user's history":
         side_history = list(hist["Item ID"].iloc[:-1])
-        st.caption(f"{user}'s history before the held-out item ({len(side_history)} items).")
+        st.caption(f"{md_escape(user)}'s history before the held-out item ({len(side_history)} items).")
     else:
         side_history = list(st.session_state.get("rec_history", []))
     if not side_history:
@@ -94,6 +100,6 @@ with tab_side:
                 cols = st.columns(per_row)
                 for col, name in zip(cols, names_[start:start + per_row]):
                     with col.container(border=True):
-                        st.markdown(f"**{name}**")
+                        st.markdown(f"**{md_escape(name)}**")
                         t = tables[name][["Rank", "Item", "Score"]]
                         show_recommendations(t)

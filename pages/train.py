@@ -2,8 +2,10 @@
 import streamlit as st
 
 from seqrec import figures
+from seqrec.bundle import config_from_file
 from seqrec.explore import baseline_verdict, best_baseline, run_vs_baselines
-from seqrec.jobs import start_training
+from seqrec.jobs import QUEUED, queue_message
+from seqrec.textsafe import md_escape
 from studio import state
 from studio.train_form import config_form
 from studio.ui import friendly_errors
@@ -11,7 +13,7 @@ from studio.ui import friendly_errors
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/model_training: Train")
 ds = state.current_dataset()
-st.caption(f"Train a recurrent next-item model on **{ds.name}** ({ds.stats['users']:,} users, "
+st.caption(f"Train a recurrent next-item model on **{md_escape(ds.name)}** ({ds.stats['users']:,} users, "
            f"{ds.stats['items']:,} items). Each user's last item is held out for the test, the one before it for "
            f"validation; training runs in the background, so you can keep using the app.")
 
@@ -22,8 +24,24 @@ with st.container(border=True):
                    help="Only one training per session at a time." if busy else None)
     if go and not state.training_active():
         with friendly_errors("Starting the training"):
-            state.set_job(start_training(ds, config.validate(), name=run_name or None))
+            state.start_job(ds, config.validate(), run_name or None)  # refuses an over-budget config here
             st.rerun()
+
+with st.expander("Start from a saved config (.json)", icon=":material/upload_file:"):
+    st.caption("Upload a config downloaded from the Runs page (or a saved run's config.json) to train exactly those "
+               "settings on the current data: the same data and seed give the same numbers.")
+    uploaded_config = st.file_uploader("Config JSON", type=["json"], key="train_config_file")
+    if uploaded_config is not None:
+        with friendly_errors("Reading the config"):
+            file_config, doc = config_from_file(uploaded_config, uploaded_config.name)
+            st.json(file_config.to_dict(), expanded=False)
+            if (doc.get("dataset") or {}).get("fingerprint") not in (None, "", ds.fingerprint):
+                st.info("This config's run was trained on other data, so the numbers will differ from it.",
+                        icon=":material/info:")
+            if st.button("Train with this config", key="train_from_config", icon=":material/play_arrow:",
+                         disabled=state.training_active()):
+                state.start_job(ds, file_config, doc.get("name"))
+                st.rerun()
 
 
 @st.fragment(run_every=1.0)
@@ -35,8 +53,8 @@ def live_progress():
     snap = job.snapshot()
     k = job.config.monitor_k
     with st.container(border=True):
-        head = "Waiting for a free training slot…" if snap.status == "queued" else \
-            f"Training **{job.name}** · epoch {max(snap.epoch, 1)} of up to {snap.epochs}"
+        head = f"Waiting for a free training slot: {queue_message(job)}" if snap.status == QUEUED else \
+            f"Training **{md_escape(job.name)}** · epoch {max(snap.epoch, 1)} of up to {snap.epochs}"
         st.progress(snap.progress, text=head)
         c = st.columns([1, 1, 1, 1, 1.2])
         c[0].metric("Elapsed", f"{snap.elapsed:.1f} s")
@@ -57,18 +75,18 @@ job = state.current_job()
 if job is not None and job.is_active:
     live_progress()
 elif job is not None and job.snapshot().status == "failed":
-    st.error(job.snapshot().error, icon=":material/error:")
+    st.error(md_escape(job.snapshot().error), icon=":material/error:")
 
 # ---- the latest finished run -----------------------------------------------------------------------------------
 runs = state.runs()
 if runs and not state.training_active():
     run = runs[-1]
     k = run.config.monitor_k
-    st.subheader(f"Latest run: {run.name}")
+    st.subheader(f"Latest run: {md_escape(run.name)}")
     stopped = " (stopped by you; best weights kept)" if run.stopped_by_user else ""
     st.caption(f"{run.config.model.upper()} · {run.parameter_count:,} parameters · {run.epochs_run} epochs, best at "
                f"epoch {run.best_epoch}{stopped} · {run.train_seconds:.1f} s · "
-               f"{run.sequences_per_second:,.0f} sequences/s · data: {run.dataset.get('name', '?')}")
+               f"{run.sequences_per_second:,.0f} sequences/s · data: {md_escape(run.dataset.get('name', '?'))}")
     _, best_base = best_baseline(run, f"recall@{k}")
     m = st.columns(4)
     for col, (key, label) in zip(m, [(f"recall@{k}", f"Test Recall@{k}"), (f"mrr@{k}", f"Test MRR@{k}"),
@@ -77,7 +95,7 @@ if runs and not state.training_active():
         ref = best_base.get(key)
         col.metric(label, f"{value:.3f}", delta=None if ref is None else f"{value - ref:+.3f} vs best baseline")
     verdict = baseline_verdict(run, k)
-    (st.success if " beats " in verdict else st.warning)(verdict)
+    (st.success if " beats " in verdict else st.warning)(md_escape(verdict))
     st.plotly_chart(figures.training_progress(run.batch_losses, run.epochs, k, run.best_epoch), width="stretch",
                     key="final_chart")
     left, right = st.columns([3, 2])

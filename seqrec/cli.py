@@ -1,4 +1,4 @@
-"""`python -m seqrec` — the command-line face of the library: train, evaluate, recommend, stats, gates.
+"""`python -m seqrec` — the command-line face of the library: train, evaluate, recommend, stats, gates, runs.
 
 stdout gets exactly one JSON object; progress goes to stderr. Any bad input: exit code 2 and one line
 `error: <sentence>` on stderr, never a traceback.
@@ -42,8 +42,12 @@ def _add_column_options(p: argparse.ArgumentParser) -> None:
     f.add_argument("--event-types", nargs="+", default=None, metavar="E", help="keep only these event types")
 
 
+RUN_HELP = ("a folder saved with `train --save`, a run bundle (.zip) downloaded from the app, or a run id from "
+            "`python -m seqrec runs`")
+
+
 def _add_run_and_history(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder saved with `train --save`")
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_HELP)
     p.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
 
 
@@ -68,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = _Parser(prog="seqrec", description="Train and inspect RNN / LSTM / GRU next-item recommenders on an "
                 "interaction CSV (user, item, time). Every command prints one JSON object on stdout.")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates,runs}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and print test metrics beside the baselines",
                        description="Train on DATA.csv with per-user leave-last-out (last item = test, second-to-last "
@@ -90,10 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--grad-clip", type=float, default=d.grad_clip, metavar="F", help=f"gradient norm clipping, 0 = off (default {d.grad_clip})")
     h.add_argument("--patience", type=int, default=d.patience, metavar="N", help=f"stop after N epochs without a better validation Recall@K, 0 = never (default {d.patience})")
     h.add_argument("--max-minutes", type=float, default=d.max_minutes, metavar="F", help=f"stop training after F minutes, keeping the best weights so far; 0 = no limit (default {d.max_minutes:g})")
+    h.add_argument("--loss", choices=["full", "sampled"], default=d.loss, help=f"full: softmax over every item (exact); sampled: softmax over the target and --negatives popularity-drawn items, many times faster on large catalogues at some accuracy cost, see BENCHMARKS.md (default {d.loss})")
+    h.add_argument("--negatives", type=int, default=d.negatives, metavar="N", help=f"negatives per batch for --loss sampled (default {d.negatives})")
     h.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed; the same seed gives the same numbers on CPU (default {d.seed})")
     h.add_argument("--k", type=int, nargs="+", default=list(d.ks), metavar="K", help="cut-offs for the metrics (default 10 20)")
     t.add_argument("--exclude-seen", action="store_true", help="never recommend (or count as hits) items the user already interacted with")
+    t.add_argument("--config", metavar="FILE", help="start from the settings in a run config JSON (downloaded from the "
+                   "Runs page, or a saved run's config.json); options given here override the file")
     t.add_argument("--save", metavar="DIR", help="save the trained run (config, vocabulary, weights, metrics) to this folder")
+    t.add_argument("--store", action="store_true", help="also keep the run in the run library ($SEQREC_HOME, "
+                   "default ./.seqrec), listed by `python -m seqrec runs`")
+    t.add_argument("--publish", action="store_true", help="keep the run in the library's gallery, which every app "
+                   "session sees (e.g. runs prepared for a workshop); implies --store")
     t.add_argument("--name", help="a name for the run")
     t.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     t.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
@@ -102,17 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score a saved run on a data file (same protocol as train)",
                        description="Evaluate a saved run on DATA.csv with the same leave-last-out protocol and print "
                        "its test metrics beside the baselines. Items the run never saw cannot be recommended.")
-    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("run_dir", metavar="RUN_DIR", help=RUN_HELP)
     e.add_argument("data", nargs="+", metavar="DATA.csv")
     e.add_argument("--exclude-seen", action="store_true", help="exclude items the user already interacted with")
     _add_column_options(e)
 
-    r = sub.add_parser("recommend", help="top-K next items for a history of item IDs",
+    r = sub.add_parser("recommend", help="top-K next items for a history of item IDs, or for every user of a file",
                        description="Print the top-K next items for a history (oldest first) as JSON; item IDs the "
-                       "run does not know are listed under unknown_items.")
-    _add_run_and_history(r)
+                       "run does not know are listed under unknown_items. With --all-users DATA.csv --out FILE, write "
+                       "the top-K after each user's whole history as CSV (user, rank, item, score[, title]).")
+    r.add_argument("run_dir", metavar="RUN_DIR", help=RUN_HELP)
+    r.add_argument("--history", nargs="+", metavar="ITEM", help="item IDs, oldest first")
+    r.add_argument("--all-users", metavar="DATA.csv", help="recommend for every user of this interaction file "
+                   "(filtered as in training; see the column and filter options)")
+    r.add_argument("--out", metavar="FILE.csv", help="where --all-users writes its CSV")
+    r.add_argument("--items", metavar="ITEMS.csv", help="item metadata (item_id, title): adds a title column")
     r.add_argument("--k", type=int, default=10, metavar="N", help="how many items (default 10)")
     r.add_argument("--exclude-seen", action="store_true", help="do not recommend items in the history")
+    _add_column_options(r)
 
     s = sub.add_parser("stats", help="dataset statistics as JSON",
                        description="Load DATA.csv with the same validation and filters as train and print users, "
@@ -125,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "JSON, every gate's activations (gate -> layer -> steps x units) plus summaries.")
     _add_run_and_history(g)
     g.add_argument("--top-units", type=int, default=20, metavar="N", help="how many most responsive units to list")
+
+    lr = sub.add_parser("runs", help="list the run library (saved by the app or `train --store`)",
+                        description="List the runs kept in the run library ($SEQREC_HOME, default ./.seqrec) as JSON, "
+                        "newest first, or change one of them.")
+    lr.add_argument("--delete", metavar="ID", help="delete this run (row and files)")
+    lr.add_argument("--publish", metavar="ID", help="put this run in the gallery every app session sees")
+    lr.add_argument("--unpublish", metavar="ID", help="take this run out of the gallery")
     return p
 
 
@@ -159,40 +185,127 @@ class _TqdmProgress:
               f"({info.elapsed:.1f}s){mark}", file=sys.stderr, flush=True)
 
 
-def cmd_train(a) -> dict:
+def _explicit_options(argv: Sequence[str]) -> set[str]:
+    """The train options typed on the command line (they override a --config file): the arguments parsed again with
+    every default suppressed, so only what was given lands in the namespace."""
+    p = build_parser()
+    sub = next(x for x in p._actions if isinstance(x, argparse._SubParsersAction))
+    for action in sub.choices["train"]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(list(argv))))
+
+
+def train_config(a):
+    """TrainConfig from the defaults, then the --config file, then the options typed on the command line."""
+    from dataclasses import fields
+
     from .config import TrainConfig
 
-    config = TrainConfig(model=a.model, embedding_dim=a.embedding_dim, hidden_size=a.hidden_size, layers=a.layers,
-                         dropout=a.dropout, lr=a.lr, weight_decay=a.weight_decay, batch_size=a.batch_size,
-                         epochs=a.epochs, max_len=a.max_len, grad_clip=a.grad_clip, patience=a.patience,
-                         max_minutes=a.max_minutes, seed=a.seed,
-                         ks=tuple(a.k), exclude_seen=a.exclude_seen).validate()
-    data = _load(a)
-    from .run import save_run, train_run  # torch loads only once the settings and the data are known to be good
+    values, doc = {}, {}
+    explicit = None
+    if a.config:
+        from .bundle import read_config
 
-    run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=a.name, device=a.device)
+        values, doc = read_config(a.config)
+        explicit = _explicit_options(a.argv)
+    for f in fields(TrainConfig):
+        dest = "k" if f.name == "ks" else f.name
+        if hasattr(a, dest) and (explicit is None or dest in explicit or f.name not in values):
+            values[f.name] = tuple(a.k) if dest == "k" else getattr(a, dest)
+    return TrainConfig(**values).validate(), doc
+
+
+def cmd_train(a) -> dict:
+    config, doc = train_config(a)
+    data = _load(a)
+    from .dataset import interactions_fingerprint
+    from .run import dataset_summary, save_run, train_run  # torch loads only once the settings and data are good
+
+    dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
+               "fingerprint": interactions_fingerprint(data)}
+    recorded = (doc.get("dataset") or {}).get("fingerprint") if isinstance(doc.get("dataset"), dict) else None
+    if recorded and recorded != dataset["fingerprint"]:
+        print(f"note: this data differs from the data the config's run was trained on ("
+              f"{doc['dataset'].get('name', '?')}), so the metrics will differ too.", file=sys.stderr)
+    run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=a.name or doc.get("name"),
+                    device=a.device, dataset=dataset)
     if a.save:
         save_run(run, a.save)
     out = run.summary()
     if a.save:
         out["saved_to"] = a.save
+    if a.store or a.publish:
+        from .store import CLI_OWNER, open_store
+
+        rec = open_store().save(run, CLI_OWNER, published=a.publish)
+        out["store_id"], out["store"] = rec.id, str(open_store().home)
     return out
+
+
+def load_run_arg(ref: str):
+    """A run from a saved folder, a bundle zip, or a run-library id (in that order)."""
+    from .bundle import looks_like_bundle, read_bundle
+    from .run import load_run
+
+    if os.path.isdir(ref):
+        return load_run(ref)
+    if looks_like_bundle(ref):
+        return read_bundle(ref)
+    if not os.path.exists(ref):
+        from .store import DB_NAME, is_run_id, open_store, store_home
+
+        if is_run_id(ref) and (store_home() / DB_NAME).exists():
+            return open_store().load(ref)
+    return load_run(ref)  # its own sentence for a missing folder, a stray file or a pickle
 
 
 def cmd_evaluate(a) -> dict:
     from .run import load_run
     from .evaluate import evaluate_run_on
 
-    run = load_run(a.run_dir)
+    run = load_run_arg(a.run_dir)
     data = _load(a)
     return evaluate_run_on(run, data, exclude_seen=a.exclude_seen)
 
 
 def cmd_recommend(a) -> dict:
-    from .run import load_run
+    if bool(a.history) == bool(a.all_users):
+        raise SeqrecError("Give either --history ITEM ... (one history) or --all-users DATA.csv --out FILE.csv "
+                          "(every user), not both or neither.")
+    if a.all_users and not a.out:
+        raise SeqrecError("--all-users needs --out FILE.csv: the recommendations for every user are written as CSV "
+                          "there (stdout keeps the JSON summary).")
+    if a.all_users:
+        a.data = [a.all_users]
+        data = _load(a)  # bad data is reported before the model loads
+        items = None
+        if a.items:
+            from .data import load_item_metadata
 
-    run = load_run(a.run_dir)
+            items = load_item_metadata(a.items)
+        run = load_run_arg(a.run_dir)
+        return recommend_all_users(run, data, a.k, a.exclude_seen, items, a.out)
+    run = load_run_arg(a.run_dir)
     return run.recommend(a.history, k=a.k, exclude_seen=a.exclude_seen)
+
+
+def recommend_all_users(run, data, k: int, exclude_seen: bool, items, out: str) -> dict:
+    """Write the top-k for every user to `out` (spreadsheet-safe CSV) and return a summary."""
+    from .explore import top_k_for_all_users
+    from .export import to_safe_csv
+
+    titles = None
+    if items is not None:
+        titles = lambda i: str(items["title"].get(i, "")) if i in items.index else ""  # noqa: E731
+    table, unknown = top_k_for_all_users(run, data, k, exclude_seen, titles=titles)
+    try:
+        with open(out, "wb") as f:
+            f.write(to_safe_csv(table))
+    except OSError as e:
+        raise SeqrecError(f"Could not write {out} ({e.strerror or e}); choose a writable path for --out.") from None
+    return {"out": out, "run": run.name, "users": int(table["user"].nunique()) if len(table) else 0,
+            "rows": int(len(table)), "k": int(k), "exclude_seen": bool(exclude_seen),
+            "unknown_history_items": unknown}
 
 
 def cmd_stats(a) -> dict:
@@ -205,12 +318,29 @@ def cmd_gates(a) -> dict:
     from .gates import trace_history_json
     from .run import load_run
 
-    run = load_run(a.run_dir)
+    run = load_run_arg(a.run_dir)
     return trace_history_json(run, a.history, top_units=a.top_units)
 
 
+def cmd_runs(a) -> dict:
+    from .store import open_store
+
+    store = open_store()
+    for ref, action in ((a.delete, "delete"), (a.publish, "publish"), (a.unpublish, "unpublish")):
+        if ref:
+            if action == "delete":
+                store.delete(ref)
+            else:
+                store.publish(ref, published=action == "publish")
+    rows = [{"id": r.id, "name": r.name, "model": r.model, "created": r.created, "owner": r.owner,
+             "published": r.published, "dataset": r.dataset.get("name", ""), "fingerprint": r.fingerprint,
+             f"recall@{r.monitor_k}": r.headline(), "files": str(r.folder) if r.available else "missing"}
+            for r in store.list(scope="all")]
+    return {"store": str(store.home), "runs": rows}
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recommend": cmd_recommend, "stats": cmd_stats,
-            "gates": cmd_gates}
+            "gates": cmd_gates, "runs": cmd_runs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -221,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         a = parser.parse_args(argv)
+        a.argv = list(sys.argv[1:] if argv is None else argv)  # train --config: which options were typed
         if not a.command:
             parser.print_help(sys.stderr)
             return EXIT_BAD_INPUT

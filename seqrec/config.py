@@ -7,6 +7,30 @@ from dataclasses import dataclass, fields
 from .errors import SeqrecError
 
 CELLS = ("rnn", "lstm", "gru")
+LOSSES = ("full", "sampled")  # sampled: softmax over popularity-drawn negatives, for large catalogues
+
+# Sane bounds (inclusive) for every numeric setting. Beyond them a CPU training is either pointless (dropout 0.95
+# keeps 1 unit in 20; lr > 1 diverges under Adam) or unbounded in cost (hidden 4096 is 200 MB of recurrent weights
+# per layer; 8 stacked layers of a next-item RNN do not train better than 2). The memory estimate (memory.py) then
+# checks what the data adds (catalogue size, sequence lengths) against the machine's budget.
+LIMITS: dict[str, tuple[float, float]] = {
+    "embedding_dim": (1, 1024),
+    "hidden_size": (1, 1024),
+    "layers": (1, 4),
+    "dropout": (0.0, 0.9),
+    "lr": (0.0, 1.0),  # open below: lr must be > 0
+    "weight_decay": (0.0, 1.0),
+    "batch_size": (1, 4096),
+    "epochs": (1, 1000),
+    "max_len": (2, 2000),
+    "grad_clip": (0.0, 1000.0),
+    "patience": (0, 1000),
+    "max_minutes": (0.0, 1440.0),  # a day
+    "seed": (0, 2**32 - 1),
+}
+INT_FIELDS = {"embedding_dim", "hidden_size", "layers", "batch_size", "epochs", "max_len", "patience", "seed"}
+OPEN_BELOW = {"lr"}
+MAX_K = 1000
 
 
 @dataclass
@@ -29,6 +53,8 @@ class TrainConfig:
     seed: int = 42
     ks: tuple[int, ...] = (10, 20)
     exclude_seen: bool = False
+    loss: str = "full"
+    negatives: int = 512  # negatives per batch for loss="sampled"
 
     def __post_init__(self):
         if isinstance(self.ks, (list, tuple)):
@@ -61,22 +87,17 @@ class TrainConfig:
 
         if self.model not in CELLS:
             problems.append(f"model must be one of rnn, lstm, gru (got {self.model!r})")
-        need_int("embedding_dim", 1, 4096)
-        need_int("hidden_size", 1, 4096)
-        need_int("layers", 1, 8)
-        need_float("dropout", 0.0, 1.0, hi_open=True)
-        need_float("lr", 0.0, 10.0, lo_open=True)
-        need_float("weight_decay", 0.0, 1.0)
-        need_int("batch_size", 1, 65536)
-        need_int("epochs", 1, 10000)
-        need_int("max_len", 2, 100000)
-        need_float("grad_clip", 0.0, 1e6)
-        need_int("patience", 0, 10000)
-        need_float("max_minutes", 0.0, 1e6)
-        need_int("seed", 0, 2**32 - 1)
-        if not isinstance(self.ks, tuple) or not self.ks or \
-                any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
-            problems.append(f"K values must be positive whole numbers (got {self.ks!r})")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be full or sampled (got {self.loss!r})")
+        need_int("negatives", 1, 100_000)
+        for name, (lo, hi) in LIMITS.items():
+            if name in INT_FIELDS:
+                need_int(name, lo, hi)
+            else:
+                need_float(name, lo, hi, lo_open=name in OPEN_BELOW)
+        if not isinstance(self.ks, tuple) or not self.ks or len(self.ks) > 10 or \
+                any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K for k in self.ks):
+            problems.append(f"K values must be 1 to 10 whole numbers between 1 and {MAX_K} (got {self.ks!r})")
         if not isinstance(self.exclude_seen, bool):
             problems.append(f"exclude seen must be true or false (got {self.exclude_seen!r})")
         if problems:
@@ -102,7 +123,7 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict] = {
-    "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.1, lr=0.005, batch_size=128, epochs=8, patience=3),
+    "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.2, lr=0.01, batch_size=64, epochs=10, patience=3),
     "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=0.5, lr=0.005, batch_size=64, epochs=30, patience=5),
     "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=0.5, lr=0.003, batch_size=64, epochs=100, patience=10),
 }

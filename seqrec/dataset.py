@@ -125,6 +125,13 @@ def content_fingerprint(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def interactions_fingerprint(data: Interactions) -> str:
+    """Content hash of the processed log (user, item, time[, event][, rating] rows): the same rows give the same
+    fingerprint whichever files, column names or filters produced them, so the app, the command line and the run
+    library agree on "the same dataset"."""
+    return content_fingerprint(pd.util.hash_pandas_object(data.df, index=False).sum(), list(data.df.columns))
+
+
 def build_dataset(interactions: Interactions, items: pd.DataFrame | None = None, name: str = "data",
                   files: Sequence[str] = (), fingerprint: str = "") -> Dataset:
     """Split once and compute the statistics; the split refuses users with fewer than 3 interactions clearly."""
@@ -150,8 +157,7 @@ def load_dataset(sources: Sequence[Source], names: Sequence[str] | None = None, 
                      f"{len(names)} files" if names else "uploaded data")
     data = prepare(df, cols, filters, names[0] if names else "the file")
     meta = items if isinstance(items, pd.DataFrame) or items is None else load_item_metadata(items, items_name)
-    fp = content_fingerprint(pd.util.hash_pandas_object(data.df, index=False).sum(), cols.to_dict(), filters)
-    return build_dataset(data, meta, label, names or [], fp)
+    return build_dataset(data, meta, label, names or [], interactions_fingerprint(data))
 
 
 def sample_dataset(filters: Filters | None = None) -> Dataset:

@@ -122,3 +122,60 @@ def view_text(view: str) -> str:
         return VIEW_TEXTS[view]
     except KeyError:
         raise SeqrecError(f"No explanation for the view {view!r}; choose one of {', '.join(VIEW_TEXTS)}.") from None
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# "Why this?" page: why a recommendation, and what the model learned (seqrec.influence, seqrec.embedding_map)
+# ------------------------------------------------------------------------------------------------------------------
+
+WHY_TEXTS = {
+    "influence": (
+        "**What removing each item does.** For every item in the history we ask the model again, as if the user had "
+        "never interacted with that item, and measure how the recommended item's probability changes. A tall green "
+        "bar: without that item the recommendation would be much less likely, so it is a reason for it. A red bar: "
+        "the item works against the recommendation. Near zero: the model would recommend it anyway."),
+    "gradient": (
+        "**Second opinion (gradient x input).** A quick mathematical estimate of the same question from one pass "
+        "through the network: how sensitive the recommendation is to each item. It usually points at the same "
+        "items; when the two disagree, trust the removal test above, which is what really happens."),
+    "compare": (
+        "**Which model remembers further back?** The same history explained by each run. Each line shows how the "
+        "influence is spread over the history (shares add up to 100% per run). A plain RNN usually puts almost "
+        "everything on the last few items; LSTM and GRU, built to keep a memory, can still be moved by items far "
+        "back. \"Older half\" is the share of the influence that comes from the first half of the history; \"reaches "
+        "back\" counts the items from the latest one back to the oldest item that still has at least a fifth of the "
+        "strongest item's influence."),
+    "profile": (
+        "**Typical memory span.** The same measure averaged over many users, each explaining the run's own top "
+        "recommendation: how much of the influence usually sits on the latest item, the one before, and so on. A "
+        "curve that drops to zero after a few items means a short memory."),
+    "map": (
+        "**Map of the items.** The model learns a list of numbers (a vector) for every item. Items the model treats "
+        "alike get similar vectors and end up close together on this map, which squeezes those vectors into two "
+        "dimensions. The *output layer* vectors say how the model scores an item as the next one: items that tend "
+        "to come next in the same situations sit together, so when the model has learned something real, items of "
+        "the same category cluster. The *input embedding* is how the network reads an item; it is often less tidy, "
+        "because the network only needs it to be useful to its memory. PCA keeps the big picture (distances "
+        "between groups); t-SNE keeps neighbours together but distances between groups mean little. The axes have "
+        "no units or names."),
+    "trajectory": (
+        "**How the model's picture of the user drifts.** After every item the network summarises the user in its "
+        "hidden state. Each point is that summary after one more item, placed on the same 2D map for everyone (grey "
+        "dots are other users' states). Long jumps are items that changed the model's mind, for example a switch to "
+        "a new interest; a tight cluster means the user kept doing similar things."),
+    "similar": (
+        "**Similar items.** Left: the items whose learned vectors (the kind picked on the item map) are closest to "
+        "this one (cosine similarity, 1 = pointing the same way). Right: what users actually picked right after "
+        "this item in the training data. When the two lists share items, the model has learned the data's "
+        "patterns; neighbours that never directly follow can still belong together (for example products of the "
+        "same project bought a few steps apart)."),
+}
+
+
+def why_text(view: str) -> str:
+    """How to read one view of the "Why this?" page: influence, gradient, compare, profile, map, trajectory or
+    similar."""
+    try:
+        return WHY_TEXTS[view]
+    except KeyError:
+        raise SeqrecError(f"No explanation for the view {view!r}; choose one of {', '.join(WHY_TEXTS)}.") from None

@@ -207,8 +207,10 @@ def available_ks(runs: Sequence[Run], default: Sequence[int] = (10, 20)) -> list
     return sorted(ks) if ks else sorted(default)
 
 
-def comparison_table(runs: Sequence[Run], ds, k: int) -> pd.DataFrame:
-    """One row per run and per baseline of the current dataset, with the key settings and test metrics at K."""
+def comparison_table(runs: Sequence[Run], ds, k: int, baselines: dict | None = None) -> pd.DataFrame:
+    """One row per run and per baseline of the current dataset, with the key settings and test metrics at K.
+    `baselines` (exclude_seen -> {name: metrics}) replaces the current dataset's for runs of another dataset
+    (see `recorded_baselines`)."""
     rows = []
     for r in runs:
         c = r.config
@@ -222,14 +224,16 @@ def comparison_table(runs: Sequence[Run], ds, k: int) -> pd.DataFrame:
         })
     # Baselines under every protocol a run used: with exclude-seen on, seen items are masked for them too.
     protocols = sorted({bool(r.config.exclude_seen) for r in runs} or {False})
+    data_name = ds.name if baselines is None else (runs[0].dataset.get("name", "") if runs else "")
     for exclude in protocols:
-        base = ds.baseline_metrics(sorted({k, *available_ks(runs)}), exclude)
+        base = baselines[exclude] if baselines is not None else \
+            ds.baseline_metrics(sorted({k, *available_ks(runs)}), exclude)
         suffix = " (seen excluded)" if exclude and len(protocols) > 1 else ""  # names stay unique in the charts
         for name, m in base.items():
             rows.append({"Name": BASELINE_LABELS.get(name, name) + suffix, "Model": "baseline", "Kind": "baseline",
                          "Parameters": 0, "Training time (s)": 0.0,
                          **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}", np.nan) for x in METRICS},
-                         "Exclude seen": exclude, "Dataset": ds.name})
+                         "Exclude seen": exclude, "Dataset": data_name})
     df = pd.DataFrame(rows)
     for col in ("Embedding", "Hidden", "Layers", "Batch", "Epochs"):
         if col not in df:
@@ -290,3 +294,113 @@ def run_vs_baselines(run: Run, k: int) -> pd.DataFrame:
     rows += [{"Model": BASELINE_LABELS.get(n, n), **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}") for x in METRICS[:3]}}
              for n, m in run.baselines.items()]
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Runs of several datasets
+# ------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class DatasetGroup:
+    """Runs trained on one dataset (same fingerprint): only their metrics are comparable with each other."""
+
+    fingerprint: str
+    label: str
+    runs: list
+    is_current: bool
+
+
+def group_runs_by_dataset(runs: Sequence[Run], ds) -> list[DatasetGroup]:
+    """Runs grouped by the fingerprint of their training data, in the order their first run appears; the current
+    dataset's group comes first when it has runs, last (baselines only) when it has none."""
+    groups: dict[str, DatasetGroup] = {ds.fingerprint: DatasetGroup(ds.fingerprint, f"{ds.name} (current data)", [],
+                                                                     True)}
+    for r in runs:
+        fp = str(r.dataset.get("fingerprint", ""))
+        if fp not in groups:
+            name = r.dataset.get("name") or "an unrecorded dataset"
+            size = f", {r.dataset['users']:,} users" if isinstance(r.dataset.get("users"), int) else ""
+            groups[fp] = DatasetGroup(fp, f"{name}{size}", [], False)
+        groups[fp].runs.append(r)
+    out = list(groups.values())
+    return out if out[0].runs or len(out) == 1 else out[1:] + out[:1]
+
+
+def dataset_mix_warning(groups: Sequence[DatasetGroup]) -> str | None:
+    """A sentence when the runs come from more than one dataset (their numbers are not comparable), else None."""
+    used = [g for g in groups if g.runs]
+    if len(used) < 2:
+        return None
+    parts = ", ".join(f"{g.label}: {len(g.runs)} run{'s' if len(g.runs) != 1 else ''}" for g in used)
+    return (f"These runs were trained on {len(used)} different datasets ({parts}). Metrics are only comparable on "
+            f"the same data, so the table shows one dataset at a time: pick it below.")
+
+
+def recorded_baselines(runs: Sequence[Run]) -> dict:
+    """exclude_seen -> {baseline: metrics} as recorded with the runs themselves (for runs of another dataset,
+    whose baselines cannot be recomputed from the current data)."""
+    out: dict = {}
+    for r in runs:
+        out.setdefault(bool(r.config.exclude_seen), r.baselines)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Top-K for every user (CSV export)
+# ------------------------------------------------------------------------------------------------------------------
+
+def user_histories(interactions) -> tuple[list[str], list[np.ndarray]]:
+    """Every user's raw item IDs, oldest first (the processed log is sorted by user, then time)."""
+    users = interactions.df["user"].to_numpy(dtype=object)
+    items = interactions.df["item"].to_numpy(dtype=object)
+    if not len(users):
+        return [], []
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    return [str(users[s]) for s in starts], [items[s:e] for s, e in zip(starts, ends)]
+
+
+def top_k_for_all_users(source, interactions, k: int = 20, exclude_seen: bool = False, titles=None, ds=None,
+                        batch_size: int = 256) -> tuple[pd.DataFrame, int]:
+    """(table, unknown) - the top-K next items after each user's WHOLE history (what to show them next), from a Run
+    or a fitted baseline: columns user, rank, item, score (probability) and, when `titles` (item ID -> title) is
+    given, title. `unknown` counts history events whose item the model never saw (they are skipped)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise SeqrecError(f"K must be a whole number of at least 1 (got {k!r}).")
+    score, vocab = _scorer_and_vocab(source, ds)
+    users, hists = user_histories(interactions)
+    index = {str(v): i + 1 for i, v in enumerate(vocab.ids)}
+    coded = [np.fromiter((index.get(str(x), 0) for x in h), dtype=np.int64, count=len(h)) for h in hists]
+    unknown = int(sum(int((c == 0).sum()) for c in coded))
+    coded = [c[c > 0] for c in coded]
+    kk = min(int(k), len(vocab))
+    cols: dict[str, list] = {"user": [], "rank": [], "item": [], "score": []}
+    for start in range(0, len(users), batch_size):
+        batch = coded[start:start + batch_size]
+        scores = score(batch).to(torch.float32).clone()
+        scores[:, 0] = -math.inf
+        if exclude_seen:
+            for row, c in enumerate(batch):
+                if len(c):
+                    scores[row, torch.from_numpy(c)] = -math.inf
+        probs = torch.softmax(scores, dim=1)
+        vals, idx = probs.topk(kk, dim=1)
+        finite = torch.isfinite(scores.gather(1, idx))
+        for row in range(len(batch)):
+            keep = idx[row][finite[row]].tolist()
+            cols["user"] += [users[start + row]] * len(keep)
+            cols["rank"] += list(range(1, len(keep) + 1))
+            cols["item"] += vocab.decode(keep)
+            cols["score"] += [round(float(v), 6) for v in vals[row][finite[row]]]
+    table = pd.DataFrame(cols).astype({"rank": "int64", "score": "float64"})
+    if titles is not None:
+        table["title"] = [titles(i) for i in table["item"]]
+    return table, unknown
+
+
+def all_users_csv(source, ds, k: int = 20, exclude_seen: bool = False) -> bytes:
+    """The top-K for every user of the dataset as spreadsheet-safe CSV (with titles when metadata is loaded)."""
+    from .export import to_safe_csv
+
+    titles = ds.item_title if ds.items is not None else None
+    return to_safe_csv(top_k_for_all_users(source, ds.interactions, k, exclude_seen, titles=titles, ds=ds)[0])

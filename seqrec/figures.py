@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .textsafe import plot_escape, plot_escape_all
+
 PALETTE = ["#4C6EF5", "#F76707", "#12B886", "#E64980", "#7950F2", "#FAB005", "#15AABF", "#868E96"]
 LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=340, legend=dict(orientation="h", y=-0.2),
               hovermode="x unified")
@@ -62,7 +64,7 @@ def popularity_long_tail(ds) -> go.Figure:
     counts = popularity.to_numpy()
     ranks = np.arange(1, len(counts) + 1)
     ids = popularity.index.astype(str)
-    names = ds.item_labels(ids) if len(ids) <= 50_000 else list(ids)
+    names = plot_escape_all(ds.item_labels(ids) if len(ids) <= 50_000 else ids)  # titles are text, not HTML
     fig = go.Figure(go.Scatter(x=ranks, y=counts, mode="lines", fill="tozeroy", line=dict(color=PALETTE[1]),
                                text=names, hovertemplate="#%{x} %{text}: %{y} interactions<extra></extra>"))
     fig.update_yaxes(type="log", dtick=1, title="interactions (log scale)")  # one label per decade
@@ -137,7 +139,7 @@ def metric_bars(table: pd.DataFrame, metric_col: str) -> go.Figure:
     """One bar per run and baseline for the chosen metric, baselines in grey."""
     df = table.dropna(subset=[metric_col]).sort_values(metric_col, ascending=True)
     colors = ["#ADB5BD" if kind == "baseline" else PALETTE[0] for kind in df["Kind"]]
-    fig = go.Figure(go.Bar(x=df[metric_col], y=df["Name"], orientation="h", marker_color=colors,
+    fig = go.Figure(go.Bar(x=df[metric_col], y=plot_escape_all(df["Name"]), orientation="h", marker_color=colors,
                            text=[f"{v:.3f}" for v in df[metric_col]], textposition="outside",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_xaxes(title=f"{metric_col} (test)", rangemode="tozero")
@@ -152,7 +154,8 @@ def validation_curves(runs, metric_key: str, label: str | None = None) -> go.Fig
     fig = go.Figure()
     for i, r in enumerate(runs):
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in r.epochs], y=[e.get(metric_key) for e in r.epochs],
-                                 mode="lines+markers", name=r.name, line=dict(color=PALETTE[i % len(PALETTE)])))
+                                 mode="lines+markers", name=plot_escape(r.name),
+                                 line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=f"validation {label}", rangemode="tozero")
     return _style(fig, f"Validation {label} per epoch")
@@ -164,7 +167,7 @@ def loss_curves(runs) -> go.Figure:
     for i, r in enumerate(runs):
         y = smooth(r.batch_losses) if r.batch_losses else np.zeros(0)
         keep = thin(len(y))
-        fig.add_trace(go.Scatter(x=keep + 1, y=y[keep], mode="lines", name=r.name,
+        fig.add_trace(go.Scatter(x=keep + 1, y=y[keep], mode="lines", name=plot_escape(r.name),
                                  line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.update_xaxes(title="batch")
     fig.update_yaxes(title="training loss (smoothed)")

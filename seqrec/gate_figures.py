@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .gates import SATURATION_THRESHOLDS, GateTrace, hidden_change
+from .textsafe import plot_escape, plot_escape_all
 
 PALETTE = ["#4C6EF5", "#F76707", "#12B886", "#E64980", "#7950F2", "#FAB005", "#15AABF", "#868E96"]
 GATE_COLORS = {"input": PALETTE[0], "forget": PALETTE[1], "candidate": PALETTE[2], "output": PALETTE[3],
@@ -40,11 +41,16 @@ def step_labels(trace: GateTrace, label: Label = str) -> list[str]:
     return [f"{t + 1}. {label(item)}" for t, item in enumerate(trace.items)]
 
 
+def hover_labels(trace: GateTrace, label: Label = str) -> list[str]:
+    """step_labels made safe for plotly hover text (item names are shown as text, never read as HTML)."""
+    return plot_escape_all(step_labels(trace, label))
+
+
 def _step_axis(fig: go.Figure, trace: GateTrace, label: Label, row=None, col=None) -> None:
     """x axis = steps 1..T, ticks showing (shortened) item names."""
     steps = np.arange(1, trace.n_steps + 1)
     every = max(1, int(np.ceil(trace.n_steps / MAX_TICKS)))
-    names = [_short(s) for s in step_labels(trace, label)]
+    names = [plot_escape(_short(s)) for s in step_labels(trace, label)]  # cut first: an entity must stay whole
     fig.update_xaxes(tickmode="array", tickvals=steps[::every], ticktext=names[::every], tickangle=-45,
                      title="history, oldest first", row=row, col=col)
 
@@ -73,7 +79,7 @@ def gate_heatmap(trace: GateTrace, gate: str, layer: int = 0, units: Sequence[in
     values = trace.gate(gate, layer)
     units = list(range(values.shape[1])) if units is None else [int(u) for u in units]
     z = values[:, units].T  # (units, steps)
-    names = step_labels(trace, label)
+    names = hover_labels(trace, label)
     hover = np.array([names] * len(units), dtype=object)
     fig = go.Figure(go.Heatmap(
         z=z, x=np.arange(1, trace.n_steps + 1), y=[f"unit {u}" for u in units], customdata=hover,
@@ -90,7 +96,7 @@ def gate_means_chart(trace: GateTrace, layer: int = 0, label: Label = str,
                      gates: Sequence[str] | None = None) -> go.Figure:
     """Mean value over all units of every gate, per step: one line per gate."""
     gates = [g for g in (gates or trace.gate_names)]
-    names = step_labels(trace, label)
+    names = hover_labels(trace, label)
     fig = go.Figure()
     for g in gates:
         fig.add_trace(go.Scatter(x=np.arange(1, trace.n_steps + 1), y=trace.gate(g, layer).mean(axis=1),
@@ -141,7 +147,7 @@ def saturation_histograms(trace: GateTrace, layer: int = 0) -> go.Figure:
 
 def hidden_change_bars(trace: GateTrace, layer: int = 0, label: Label = str) -> go.Figure:
     """||h_t - h_(t-1)|| per step (h_0 = 0): which items moved the network's state the most."""
-    names = step_labels(trace, label)
+    names = hover_labels(trace, label)
     fig = go.Figure(go.Bar(x=np.arange(1, trace.n_steps + 1), y=hidden_change(trace.gate("hidden", layer)),
                            customdata=names, marker_color=PALETTE[4],
                            hovertemplate="%{customdata}<br>state moved by %{y:.3f}<extra></extra>"))
@@ -155,8 +161,9 @@ def compare_hidden_change(traces: Sequence[GateTrace], names: Sequence[str], lab
     fig = go.Figure()
     for i, (trace, name) in enumerate(zip(traces, names)):
         fig.add_trace(go.Bar(x=np.arange(1, trace.n_steps + 1), y=hidden_change(trace.gate("hidden", -1)),
-                             name=name, customdata=step_labels(trace, label), marker_color=PALETTE[i % len(PALETTE)],
-                             hovertemplate="%{customdata}<br>" + name + ": %{y:.3f}<extra></extra>"))
+                             name=plot_escape(name), customdata=hover_labels(trace, label),
+                             marker_color=PALETTE[i % len(PALETTE)],  # the run name is data, never template text
+                             hovertemplate="%{customdata}<br>%{fullData.name}: %{y:.3f}<extra></extra>"))
     if traces:
         _step_axis(fig, traces[0], label)
     fig.update_layout(barmode="group")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 MAX_SCORE_ELEMENTS = 1 << 23  # scores held at once while evaluating (~32 MB of float32)
+MAX_EVAL_BATCH = 256  # histories scored at once: larger batches gain nothing and pad more
 METRICS = ("recall", "mrr", "ndcg", "coverage")  # every metric evaluate_scorer reports, as f"{metric}@{k}"
 
 
@@ -51,6 +52,12 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return vals, torch.where(torch.isneginf(vals), torch.full_like(idx, -1), idx)
 
 
+def default_eval_batch(n_items: int) -> int:
+    """Histories per evaluation batch: at most MAX_EVAL_BATCH, and fewer for large catalogues so one batch's score
+    matrix stays within MAX_SCORE_ELEMENTS (this is what bounds evaluation memory)."""
+    return max(1, min(MAX_EVAL_BATCH, MAX_SCORE_ELEMENTS // (n_items + 1)))
+
+
 def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], histories: list[np.ndarray],
                     targets: np.ndarray, n_items: int, ks: Sequence[int] = (10, 20), exclude_seen: bool = False,
                     batch_size: int | None = None) -> dict:
@@ -62,7 +69,12 @@ def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], his
     ks = sorted(set(int(k) for k in ks))
     n_cols = n_items + 1
     if batch_size is None:
-        batch_size = max(1, min(1024, MAX_SCORE_ELEMENTS // n_cols))
+        batch_size = default_eval_batch(n_items)
+    # Similar lengths together: a model pads each batch to its longest history, so sorted batches waste little
+    # work on padding. The metrics are means over users (and coverage a union), so the order does not change them.
+    order = np.argsort(np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories)), kind="stable")
+    histories = [histories[i] for i in order]
+    targets = np.asarray(targets)[order] if len(order) else np.asarray(targets)
     all_ranks = []
     recommended = {k: torch.zeros(n_cols, dtype=torch.bool) for k in ks}
     for start in range(0, len(histories), batch_size):

@@ -76,10 +76,13 @@ class SplitData:
 def user_sequences(data: Interactions) -> tuple[np.ndarray, list[np.ndarray], ItemVocab]:
     """Group the (already user/time-sorted) log into one index sequence per user, vectorised."""
     df = data.df
-    counts = df["item"].value_counts(sort=True)
-    order = counts.index.to_numpy()
-    vocab = ItemVocab(order)
-    codes = pd.Categorical(df["item"], categories=order).codes.astype(np.int64) + 1
+    first_seen, uniques = pd.factorize(df["item"])  # codes in order of first appearance
+    counts = np.bincount(first_seen, minlength=len(uniques))
+    by_count = np.argsort(-counts, kind="stable")  # most popular first, ties by first appearance (= value_counts)
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[by_count] = np.arange(len(uniques))
+    vocab = ItemVocab(np.asarray(uniques, dtype=object)[by_count])
+    codes = rank[first_seen] + 1
     users = df["user"].to_numpy()
     starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
     seqs = np.split(codes, starts[1:])

@@ -1,4 +1,5 @@
-"""The training loop: many-to-many next-item training with full-softmax cross-entropy, reporting through callbacks.
+"""The training loop: many-to-many next-item training with cross-entropy over the whole catalogue (or, with
+loss="sampled", over popularity-drawn negatives for large catalogues), reporting through callbacks.
 
 Callbacks get a BatchInfo after every batch and an EpochInfo after every epoch, so the UI (progress bar, live
 chart, Stop button) and the CLI (tqdm on stderr) share this code. A stop request is honoured between batches, and
@@ -182,25 +183,100 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
             for name, b in fitted.items()}
 
 
-MAX_LOGITS_PER_STEP = 1 << 25  # logits materialised at once (~128 MB of float32); bigger batches are split
+MAX_LOGITS_PER_STEP = 1 << 25  # most logits materialised at once (~128 MB of float32); bigger batches are split
+CHUNK_LOGITS = 1 << 21  # preferred logits per chunk (~8 MB): a chunk that stays in cache makes a step 1.4-1.6x faster
+MIN_CHUNK_POSITIONS = 256  # ... but no thinner than this, or the output matmuls get inefficient (large catalogues)
 
 
-def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int) -> tuple[torch.Tensor, int]:
-    """Full-softmax cross-entropy of every next item in the batch, with gradients accumulated over row chunks so
-    memory stays bounded on large catalogues (the result equals one pass over the whole batch). Returns the mean
-    loss and the number of (non-padding) target tokens it averages over."""
+def loss_chunk_positions(n_items: int) -> int:
+    """Positions whose full-softmax logits are computed at once (see CHUNK_LOGITS; at most MAX_LOGITS_PER_STEP)."""
+    cols = n_items + 1
+    return max(1, min(max(MIN_CHUNK_POSITIONS, CHUNK_LOGITS // cols), MAX_LOGITS_PER_STEP // cols))
+SAMPLE_ALPHA = 0.75  # sampled loss: negatives are drawn with probability ~ count ** SAMPLE_ALPHA (word2vec's choice)
+
+
+class NegativeSampler:
+    """Draws the shared negatives of one batch for the sampled loss: items by popularity ** SAMPLE_ALPHA, from the
+    run's own seeded generator, with log Q (expected draws per item) for the sampled-softmax correction."""
+
+    def __init__(self, train: list[np.ndarray], n_items: int, negatives: int, seed: int,
+                 device: torch.device | None = None):
+        counts = np.bincount(np.concatenate(train) if train else np.zeros(0, dtype=np.int64),
+                             minlength=n_items + 1)[: n_items + 1].astype(np.float64)
+        weights = (counts + 1.0) ** SAMPLE_ALPHA  # +1: items seen only as targets can still be drawn
+        weights[0] = 0.0  # never the padding index
+        self.probs = torch.from_numpy(weights / weights.sum()).to(torch.float32)
+        self.negatives = int(negatives)
+        self.generator = torch.Generator().manual_seed(int(seed) + 1)
+        self.log_expected = torch.log(self.probs.clamp_min(1e-30) * self.negatives).to(device or "cpu")
+        self.device = device or torch.device("cpu")
+
+    def draw(self) -> torch.Tensor:
+        """(negatives,) item indices, with replacement (the correction accounts for repeats)."""
+        return torch.multinomial(self.probs, self.negatives, replacement=True, generator=self.generator) \
+            .to(self.device)
+
+
+def full_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of each target against the whole catalogue."""
+    return F.cross_entropy(model.output(hidden), targets, reduction="sum")
+
+
+def sampled_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor,
+                         log_expected: torch.Tensor) -> torch.Tensor:
+    """Summed sampled-softmax cross-entropy: each target against the batch's shared popularity-drawn negatives,
+    logits corrected by log(expected draws) so the softmax estimate is unbiased for the full one (Jean et al. 2015);
+    a negative that is the row's own target ("accidental hit") is masked out."""
+    w, b = model.output.weight, model.output.bias
+    pos = (hidden * w[targets]).sum(1) + b[targets] - log_expected[targets]
+    neg = hidden @ w[negatives].T + (b[negatives] - log_expected[negatives])
+    neg = neg.masked_fill(negatives.view(1, -1) == targets.view(-1, 1), -math.inf)
+    logits = torch.cat([pos.view(-1, 1), neg], dim=1)
+    return F.cross_entropy(logits, torch.zeros_like(targets), reduction="sum")
+
+
+def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
+                        sampler: NegativeSampler | None = None) -> tuple[torch.Tensor, int]:
+    """Cross-entropy of every next item in the batch (full softmax, or sampled when a sampler is given) and its
+    gradients. Only real (non-padding) positions reach the output layer, and the output layer runs over chunks of
+    positions: faster (a chunk's logits stay in cache) and bounded in memory on large catalogues (the gradients
+    equal one pass over the whole batch).
+    Returns the mean loss and the number of target tokens it averages over."""
     targets = seq[:, 1:]
-    n_tokens = int((targets > 0).sum())
-    rows = max(1, MAX_LOGITS_PER_STEP // max(1, (seq.shape[1] - 1) * (n_items + 1)))
+    real = targets > 0
+    hidden = model.hidden_states(seq[:, :-1])[real]  # (tokens, H)
+    targets = targets[real]
+    n_tokens = int(targets.numel())
+    if n_tokens == 0:
+        return torch.zeros((), device=seq.device), 0
+    if sampler is not None:
+        negs = sampler.draw()
+        loss_sum = sampled_softmax_loss(model, hidden, targets, negs, sampler.log_expected)
+        (loss_sum / n_tokens).backward()
+        return loss_sum.detach() / n_tokens, n_tokens
+    rows = loss_chunk_positions(n_items)
+    if n_tokens <= rows:
+        loss_sum = full_softmax_loss(model, hidden, targets)
+        (loss_sum / n_tokens).backward()
+        return loss_sum.detach() / n_tokens, n_tokens
+    # Run the recurrent part once, then the output layer chunk by chunk into the hidden states' gradient, and
+    # finally backpropagate that through the recurrent part.
+    detached = hidden.detach().requires_grad_()
     total = torch.zeros((), device=seq.device)
-    for start in range(0, seq.shape[0], rows):
-        part = seq[start: start + rows]
-        logits = model(part[:, :-1])
-        loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), part[:, 1:].reshape(-1), ignore_index=0,
-                                   reduction="sum")
-        (loss_sum / max(1, n_tokens)).backward()
+    for start in range(0, n_tokens, rows):
+        loss_sum = full_softmax_loss(model, detached[start: start + rows], targets[start: start + rows])
+        (loss_sum / n_tokens).backward()
         total = total + loss_sum.detach()
-    return total / max(1, n_tokens), n_tokens
+    hidden.backward(detached.grad)
+    return total / n_tokens, n_tokens
+
+
+def make_sampler(split: SplitData, config: TrainConfig, device: torch.device) -> NegativeSampler | None:
+    """The negative sampler of a sampled-loss run (None for the full softmax, or when the catalogue is not larger
+    than the number of negatives: then the full softmax is both exact and no slower)."""
+    if config.loss != "sampled" or config.negatives >= split.n_items:
+        return None
+    return NegativeSampler(split.train, split.n_items, config.negatives, config.seed, device)
 
 
 def _make_optimizer(model: SeqRecModel, config: TrainConfig) -> torch.optim.Optimizer:
@@ -225,6 +301,7 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
     if n_users > MAX_VALID_USERS:
         valid_users = np.sort(np.random.default_rng(config.seed).choice(n_users, MAX_VALID_USERS, replace=False))
     opt = _make_optimizer(model, config)
+    sampler = make_sampler(split, config, device)
     key = f"recall@{config.monitor_k}"
     best_score, best_state, best_epoch, best_valid = -1.0, None, 0, {}
     batch_losses, epochs_log = [], []
@@ -241,7 +318,7 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
             width = int(lengths[idx].max())
             seq = windows_t[torch.from_numpy(idx), :width].to(device)
             opt.zero_grad(set_to_none=True)
-            loss, ntok = batch_loss_backward(model, seq, split.n_items)
+            loss, ntok = batch_loss_backward(model, seq, split.n_items, sampler)
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()

@@ -5,10 +5,15 @@ sample dataset, which is derived purely from files shipped with the app (same co
 """
 from __future__ import annotations
 
+import re
+import secrets
+
 import streamlit as st
 
 import seqrec
+from seqrec import jobs
 from seqrec.dataset import Dataset, sample_dataset
+from seqrec.textsafe import md_escape
 
 DATASET = "dataset"
 RUNS = "runs"
@@ -28,6 +33,8 @@ def init_state() -> None:
         st.session_state[DATASET] = _sample()
     st.session_state.setdefault(RUNS, [])
     st.session_state.setdefault(JOB, None)
+    jobs.set_session_check(streamlit_session_exists)  # idempotent: lets the reaper free closed sessions' slots
+    session_id()
     collect_finished_job()
 
 
@@ -56,6 +63,7 @@ def collect_finished_job():
     job.collected = True
     if job.run is not None:
         add_run(job.run)
+        save_to_store(job.run)
     return job.run
 
 
@@ -102,6 +110,54 @@ def set_job(job) -> None:
     st.session_state[JOB] = job
 
 
+def browser_session() -> str | None:
+    """Streamlit's id of this browser session (the owner of its training job); None outside a Streamlit run."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def streamlit_session_exists(session_id: str) -> bool:
+    """Whether a browser session is connected, or disconnected but still kept for a reconnect (Streamlit keeps it
+    about two minutes). The reaper stops the training jobs of sessions for which this turns False."""
+    from streamlit import runtime
+
+    if not runtime.exists():  # AppTest and scripts: no server, no sessions to lose
+        return True
+    rt = runtime.get_instance()
+    if rt.is_active_session(session_id):
+        return True
+    manager = getattr(rt, "_session_mgr", None)  # no public API for sessions kept for a reconnect
+    return manager is None or manager.get_session_info(session_id) is not None
+
+
+def start_job(dataset: Dataset, config: seqrec.TrainConfig, name: str | None) -> None:
+    """Queue this session's training, owned by this browser session (a config over the memory budget raises)."""
+    set_job(jobs.start_training(dataset, config, name=name, owner=browser_session()))
+
+
+def raw_table(files: list[tuple[str, bytes | str]]):
+    """The raw table of the chosen files, read once and kept in this session only (not in a process-wide cache),
+    so a closed session's uploads are freed with it. Keyed by names and content."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for name, data in files:
+        h.update(name.encode("utf-8", "replace") + b"\0")
+        h.update(data if isinstance(data, bytes) else data.encode("utf-8", "replace"))
+        h.update(b"\0")
+    key = h.hexdigest()
+    kept = st.session_state.get("_raw_table")
+    if kept is None or kept[0] != key:
+        st.session_state.pop("_raw_table", None)  # the old table goes before the new one is read
+        with st.spinner("Reading the files..."):
+            table = seqrec.read_tables([b for _, b in files], [n for n, _ in files])
+        st.session_state["_raw_table"] = (key, table)
+        kept = st.session_state["_raw_table"]
+    return kept[1]
+
+
 def training_active() -> bool:
     """True while this session's training is queued or running (only one per session)."""
     job = current_job()
@@ -115,7 +171,12 @@ def _sidebar_job_status() -> None:
     if job is None or not job.is_active:
         st.rerun()
     snap = job.snapshot()
-    st.progress(snap.progress, text=f":material/hourglass_top: Training **{job.name}** · {snap.progress:.0%}")
+    if snap.status == jobs.QUEUED:
+        st.progress(0.0, text=f":material/hourglass_empty: **{md_escape(job.name)}** is waiting: "
+                              f"{jobs.queue_message(job)}")
+        return
+    st.progress(snap.progress,
+                text=f":material/hourglass_top: Training **{md_escape(job.name)}** · {snap.progress:.0%}")
 
 
 def sidebar() -> None:
@@ -124,7 +185,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("##### :material/database: Current data")
         with st.container(border=True):
-            st.markdown(f"**{ds.name}**")
+            st.markdown(f"**{md_escape(ds.name)}**")
             s = ds.stats
             st.caption(f"{s['users']:,} users · {s['items']:,} items · {s['interactions']:,} interactions"
                        + (" · item names loaded" if ds.items is not None else ""))
@@ -136,4 +197,41 @@ def sidebar() -> None:
             st.caption("No runs yet. Train one on the Train page.")
         for r in rs:
             k = r.config.monitor_k
-            st.caption(f":material/check_circle: **{r.name}** · Recall@{k} {r.metrics.get(f'recall@{k}', 0):.3f}")
+            st.caption(f":material/check_circle: **{md_escape(r.name)}** · "
+                       f"Recall@{k} {r.metrics.get(f'recall@{k}', 0):.3f}")
+
+
+# ---- the run library (seqrec.store): runs that outlive the tab ---------------------------------------------------
+SESSION_ID = "seqrec_session_id"
+STORE_NOTE = "store_note"
+WORKSPACE_PARAM = "workspace"
+
+
+def session_id() -> str:
+    """This session's private id in the run library (its runs are visible to it alone unless published). Kept in
+    session_state and mirrored in the page address (?workspace=...), so a reload or a bookmark finds the same
+    private runs again."""
+    sid = st.session_state.get(SESSION_ID)
+    if not sid:
+        param = st.query_params.get(WORKSPACE_PARAM, "")
+        sid = param if re.fullmatch(r"[0-9a-f]{32}", param or "") else secrets.token_hex(16)
+        st.session_state[SESSION_ID] = sid
+    if st.query_params.get(WORKSPACE_PARAM) != sid:
+        st.query_params[WORKSPACE_PARAM] = sid
+    return sid
+
+
+def run_store():
+    """The run library under SEQREC_HOME, shared by every session of this process (short connections per call)."""
+    from seqrec.store import open_store
+
+    return open_store()
+
+
+def save_to_store(run: seqrec.Run) -> None:
+    """Keep a finished run in the library, private to this session. A failure (disk full, read-only folder) keeps
+    the run in the session and leaves one sentence for the Runs page."""
+    try:
+        run_store().save(run, session_id(), name=run.name[:100])
+    except seqrec.SeqrecError as e:
+        st.session_state[STORE_NOTE] = f"'{run.name}' could not be saved to the run library: {e}"

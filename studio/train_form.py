@@ -24,7 +24,10 @@ FIELDS = {
     "grad_clip": ("Gradient clipping", 0.0, 100.0, 0.5, "%.1f", "Largest gradient norm allowed (0 = off)."),
     "max_minutes": ("Time limit (minutes)", 0.0, 120.0, 0.5, "%.1f",
                     "Training stops after this long and keeps the best weights so far (0 = no limit)."),
+    "negatives": ("Sampled negatives", 16, 100_000, 64, None,
+                  "With the sampled loss: items scored against each target per batch (drawn by popularity)."),
 }
+LOSSES = {"full": "Full softmax (exact)", "sampled": "Sampled softmax (large catalogues)"}
 
 
 def _defaults(preset: str) -> dict:
@@ -44,7 +47,7 @@ def init_form() -> None:
         st.session_state["tf_preset"] = "Quick demo"
         apply_preset()
     for name, value in {"tf_model": "GRU", "tf_seed": 42, "tf_ks": [10, 20], "tf_exclude": False,
-                        "tf_name": ""}.items():
+                        "tf_name": "", "tf_loss": "full"}.items():
         st.session_state.setdefault(name, value)
 
 
@@ -73,8 +76,12 @@ def config_form() -> tuple[TrainConfig | None, str]:
                                                  "stopping.")
         exclude = st.toggle("Exclude items already seen from recommendations", key="tf_exclude",
                             help="Good for shops where people rarely re-buy; off when repeats are common.")
-    ints = {"embedding_dim", "hidden_size", "layers", "batch_size", "epochs", "patience", "max_len"}
+        loss = st.selectbox("Loss", list(LOSSES), key="tf_loss", format_func=LOSSES.get,
+                            help="Full: every item is scored at every step (exact; best below ~10,000 items). "
+                                 "Sampled: each target against a few hundred popularity-drawn items, many times "
+                                 "faster on large catalogues for a small accuracy cost (see BENCHMARKS.md).")
+    ints = {"embedding_dim", "hidden_size", "layers", "batch_size", "epochs", "patience", "max_len", "negatives"}
     values = {k: int(v) if k in ints else float(v) for k, v in values.items()}
     cfg = TrainConfig(model=MODELS.get(model or "GRU", "gru"), seed=int(seed), ks=tuple(sorted(ks or [10, 20])),
-                      exclude_seen=bool(exclude), **values)
+                      exclude_seen=bool(exclude), loss=str(loss or "full"), **values)
     return cfg, (name or "").strip()

@@ -6,18 +6,20 @@ from contextlib import contextmanager
 import streamlit as st
 
 from seqrec import SeqrecError
+from seqrec.textsafe import md_escape
 
 
 @contextmanager
 def friendly_errors(action: str = "That action"):
-    """Show a SeqrecError as its own sentence and anything unexpected as a short apology: never a traceback."""
+    """Show a SeqrecError as its own sentence and anything unexpected as a short apology: never a traceback.
+    Messages quote file names and values from the user's data, so they are shown as plain text, never markdown."""
     try:
         yield
     except SeqrecError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(md_escape(e), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the page must stay usable whatever happens
-        st.error(f"{action} failed unexpectedly ({type(e).__name__}: {e}). Your data and runs are unchanged; "
-                 f"try again with other settings.", icon=":material/error:")
+        st.error(md_escape(f"{action} failed unexpectedly ({type(e).__name__}: {e}). Your data and runs are "
+                           f"unchanged; try again with other settings."), icon=":material/error:")
 
 
 def recommendation_column_config(max_score: float | None = None) -> dict:

@@ -6,6 +6,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle OpenMP threads must not spin
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# The app saves every finished run to the run library: tests (and the app servers they start) use a throwaway one,
+# never the repo's .seqrec/. Tests that look inside the library point SEQREC_HOME at their own tmp_path.
+os.environ["SEQREC_HOME"] = tempfile.mkdtemp(prefix="seqrec-test-home-")
+atexit.register(shutil.rmtree, os.environ["SEQREC_HOME"], True)
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from seqrec import load_interactions
+from seqrec.dataset import interactions_fingerprint
 
 REQUIRED_METRICS = {"recall@10", "recall@20", "mrr@10", "mrr@20", "ndcg@10", "ndcg@20", "coverage@20"}
 FAST_TRAIN = ["--model", "gru", "--epochs", "2", "--hidden-size", "16", "--embedding-dim", "16", "--batch-size",
@@ -58,7 +59,8 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
     assert out["model"] == "gru"
     assert out["config"]["hidden_size"] == 16 and out["config"]["epochs"] == 2 and out["config"]["seed"] == 3
     data = load_interactions(small_csv)
-    assert out["dataset"] == {"users": data.n_users, "items": data.n_items, "interactions": len(data)}
+    assert out["dataset"] == {"users": data.n_users, "items": data.n_items, "interactions": len(data),
+                              "name": "small.csv", "fingerprint": interactions_fingerprint(data)}
     assert REQUIRED_METRICS <= set(out["metrics"])
     assert all(0.0 <= v <= 1.0 for v in out["metrics"].values())
     assert set(out["baselines"]) == {"most_popular", "item_transitions"}
