@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it, before torch loads
+if "SEQREC_HOME" not in os.environ:  # finished runs are auto-saved: keep the benchmark's out of the real run store
+    import tempfile
+    os.environ["SEQREC_HOME"] = tempfile.mkdtemp(prefix="seqrec-loadtest-")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -86,12 +89,12 @@ def one_session(csv: bytes | None, epochs: int | None, preset: str, start: threa
 
     at = AppTest.from_file(APP, default_timeout=timeout)
     step(at)
-    step(at, lambda a: a.switch_page("pages/data.py"))
+    step(at, lambda a: a.switch_page("views/data.py"))
     if csv is not None:
         step(at, lambda a: a.radio(key="data_source").set_value("Upload CSV files"))
         step(at, lambda a: a.file_uploader(key="upload_interactions").set_value(("workshop.csv", csv, "text/csv")))
     step(at, lambda a: a.button(key="load_data").click())
-    step(at, lambda a: a.switch_page("pages/train.py"))
+    step(at, lambda a: a.switch_page("views/train.py"))
     step(at, lambda a: a.selectbox(key="tf_preset").set_value(preset))
     if epochs is not None:
         step(at, lambda a: a.number_input(key="tf_epochs").set_value(epochs))

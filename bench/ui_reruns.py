@@ -21,8 +21,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PAGES = ["pages/data.py", "pages/train.py", "pages/inside.py", "pages/recommend.py", "pages/why.py",
-         "pages/compare.py", "pages/runs.py"]
+PAGES = ["views/data.py", "views/train.py", "views/inside.py", "views/recommend.py", "views/why.py",
+         "views/compare.py", "views/runs.py"]
 
 
 class Counters:
@@ -87,7 +87,7 @@ def measure_reruns(quick: bool = False) -> dict:
     os.environ.setdefault("SEQREC_HOME", home)  # the run library of this benchmark, not the user's
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
-    at.switch_page("pages/train.py")
+    at.switch_page("views/train.py")
     at.run()
     at.button(key="train_start").click().run()
     job = at.session_state["job"]
@@ -103,20 +103,20 @@ def measure_reruns(quick: bool = False) -> dict:
             for page in PAGES:
                 _timed(at, steps, f"open {page}" + (" again" if r else ""),
                        lambda page=page: at.switch_page(page).run())
-        _timed(at, steps, "open pages/compare.py", lambda: at.switch_page("pages/compare.py").run())
+        _timed(at, steps, "open views/compare.py", lambda: at.switch_page("views/compare.py").run())
         _timed(at, steps, "compare: metric -> MRR", lambda: at.selectbox(key="cmp_metric").set_value("mrr").run())
         _timed(at, steps, "compare: K -> 10", lambda: at.selectbox(key="cmp_k").set_value(10).run())
-        _timed(at, steps, "open pages/recommend.py", lambda: at.switch_page("pages/recommend.py").run())
+        _timed(at, steps, "open views/recommend.py", lambda: at.switch_page("views/recommend.py").run())
         _timed(at, steps, "recommend: K -> 20", lambda: at.slider(key="rec_k").set_value(20).run())
         _timed(at, steps, "recommend: exclude seen", lambda: at.toggle(key="rec_exclude").set_value(True).run())
         _timed(at, steps, "recommend: another user",
                lambda: at.selectbox(key="rec_user").set_value(at.selectbox(key="rec_user").options[5]).run())
         _timed(at, steps, "recommend: other model",
                lambda: at.selectbox(key="rec_model").set_value(at.selectbox(key="rec_model").options[-1]).run())
-        _timed(at, steps, "open pages/inside.py", lambda: at.switch_page("pages/inside.py").run())
+        _timed(at, steps, "open views/inside.py", lambda: at.switch_page("views/inside.py").run())
         _timed(at, steps, "inside: another user",
                lambda: at.selectbox(key="inside_user").set_value(at.selectbox(key="inside_user").options[3]).run())
-        _timed(at, steps, "open pages/train.py", lambda: at.switch_page("pages/train.py").run())
+        _timed(at, steps, "open views/train.py", lambda: at.switch_page("views/train.py").run())
         _timed(at, steps, "open Home", lambda: at.switch_page("app.py").run())
     finally:
         _timed.counters.close()

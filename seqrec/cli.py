@@ -260,7 +260,6 @@ def load_run_arg(ref: str):
 
 
 def cmd_evaluate(a) -> dict:
-    from .run import load_run
     from .evaluate import evaluate_run_on
 
     run = load_run_arg(a.run_dir)
@@ -316,7 +315,6 @@ def cmd_stats(a) -> dict:
 
 def cmd_gates(a) -> dict:
     from .gates import trace_history_json
-    from .run import load_run
 
     run = load_run_arg(a.run_dir)
     return trace_history_json(run, a.history, top_units=a.top_units)

@@ -38,7 +38,7 @@ def init_state() -> None:
     collect_finished_job()
 
 
-KEPT_PREFIXES = ("tf_", "f_", "rec_", "cmp_")
+KEPT_PREFIXES = ("tf_", "f_", "rec_", "cmp_", "why_")
 
 
 def keep_widget_values() -> None:

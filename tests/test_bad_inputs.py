@@ -196,7 +196,7 @@ def metric(at: AppTest, label: str) -> str:
 def data_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/data.py")
+    at.switch_page("views/data.py")
     at.run()
     at.radio(key="data_source").set_value("Upload CSV files").run()
     assert not at.exception, at.exception
@@ -344,7 +344,7 @@ def chart_text(at: AppTest) -> str:
 
 
 def train_quick_demo(at: AppTest, name: str) -> AppTest:
-    at.switch_page("pages/train.py")
+    at.switch_page("views/train.py")
     at.run()
     at.text_input(key="tf_name").set_value(name)
     at.button(key="train_start").click().run()
@@ -384,7 +384,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in specs and "<script>" not in specs
 
     # Home and sidebar: the file name
-    at.switch_page("app.py")
+    at.switch_page("views/home.py")
     at.run()
     assert f"**{file_name}**" in [plain(m.value) for m in at.sidebar.markdown]
     assert any(plain(m.value).startswith(f":material/database: Current data: **{file_name}**") for m in at.markdown)
@@ -396,7 +396,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     assert verdicts and all(v.startswith(run_name) for v in verdicts)
 
     # Recommend: user IDs in headings, titles in tables and sentences
-    at.switch_page("pages/recommend.py")
+    at.switch_page("views/recommend.py")
     at.run()
     assert not at.exception, at.exception
     assert at.selectbox(key="rec_model").value == run_name  # widget options are plain text already
@@ -414,7 +414,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     assert set(reads.removeprefix("Reads as: ").split("  →  ")) <= titles
 
     # Compare: the verdict, the chart and the CSV download
-    at.switch_page("pages/compare.py")
+    at.switch_page("views/compare.py")
     at.run()
     assert not at.exception, at.exception
     assert any(plain(v.value).startswith(run_name) for v in list(at.success) + list(at.warning))

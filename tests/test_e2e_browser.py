@@ -165,6 +165,25 @@ def test_upload_train_recommend_in_a_real_browser(server, tmp_path):
             _go(page, "Compare")
             expect(page.get_by_text("beats the best baseline").first).to_be_visible()
             _shot(page, "compare")
+
+            page.locator('[data-testid="stSidebarNav"]').get_by_text("Why this?", exact=True).click()
+            page.get_by_role("heading", name="Why this recommendation?").wait_for()
+            _idle(page)
+            expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()  # the influence bars
+            _shot(page, "why")
+
+            _go(page, "Runs")
+            expect(page.get_by_role("button", name="Loaded in this session").first).to_be_visible()  # auto-saved, in use
+            _shot(page, "runs")
+
+            # A page opened by its own address still goes through the router: full navigation and sidebar.
+            page.goto(server.rstrip("/") + "/compare")
+            page.get_by_role("heading", name="Compare").first.wait_for()
+            _idle(page)
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            expect(nav.get_by_text("Home", exact=True)).to_be_visible()
+            expect(nav.get_by_text("Why this?", exact=True)).to_be_visible()
+            expect(page.get_by_text("Current data").first).to_be_visible()
         except Exception:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)

@@ -38,7 +38,10 @@ def test_ten_sessions_at_once_all_finish_with_the_solo_result():
     for r in crowd:
         assert r["metrics"] == solo["metrics"] and r["batch_losses"] == solo["batch_losses"], \
             "a run trained beside 9 others must equal the same run trained alone"
-    seen = sorted(t.split(": ", 1)[1].split(";")[0] for r in crowd for t in r["queue_text"])
+    # each session's page and sidebar both show its place; every session must see exactly one, its own
+    places = [{t.rsplit(": ", 1)[1].split(";")[0] for t in r["queue_text"]} for r in crowd]
+    assert all(len(p) == 1 for p in places), places
+    seen = sorted(p.pop() for p in places)
     assert seen == sorted(["Yours is next"] + [f"{k} training{'s' * (k > 1)} ahead of yours"
                                                for k in range(1, SESSIONS)]), \
         "each person saw their own place in the queue"

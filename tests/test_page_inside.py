@@ -16,7 +16,7 @@ from seqrec.dataset import build_dataset
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
-PAGE = "pages/inside.py"
+PAGE = "views/inside.py"
 TIMEOUT = 120
 
 

@@ -18,7 +18,7 @@ from seqrec import TrainConfig, load_interactions, load_item_metadata, train_run
 from seqrec.dataset import build_dataset
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-PAGE = "pages/why.py"
+PAGE = "views/why.py"
 TIMEOUT = 120
 CELLS = ("rnn", "lstm", "gru")
 
@@ -165,7 +165,7 @@ def test_without_runs_the_page_offers_a_one_click_demo(small_dataset):
     at = open_page(small_dataset, [])
     assert any("no trained run on the current data" in i.value for i in at.info)
     assert not at.get("plotly_chart")
-    at.button(key="why_demo").click().run()
+    at.button(key="whybtn_demo").click().run()
     assert not at.exception
     assert sorted(r.config.model for r in at.session_state["runs"]) == ["gru", "lstm", "rnn"]
     assert titles(at)[0].startswith("Why ")

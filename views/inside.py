@@ -44,7 +44,7 @@ if not runs:
         if state.runs():
             st.rerun()
     with c2:
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 # -- what to trace ---------------------------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ with tab_compare:
     if not lstms or not grus:
         st.info("This needs one LSTM run and one GRU run in this session; train the missing one on the Train page "
                 "(or use the quick demo button when there are no runs).", icon=":material/info:")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     else:
         c1, c2 = st.columns(2)
         pair = [lstms[c1.selectbox("LSTM run", range(len(lstms)), key="inside_cmp_lstm",

@@ -51,7 +51,7 @@ if not runs:
             "LSTM and GRU right here (a few seconds each on the sample) to compare how far back they remember.",
             icon=":material/info:")
     c1, c2 = st.columns(2)
-    if c1.button("Train a quick demo RNN, LSTM and GRU", icon=":material/bolt:", type="primary", key="why_demo"):
+    if c1.button("Train a quick demo RNN, LSTM and GRU", icon=":material/bolt:", type="primary", key="whybtn_demo"):
         with friendly_errors("Training the demo runs"), \
                 st.spinner("Training an RNN, an LSTM and a GRU (Quick demo)..."):
             for demo in quick_demo_runs(ds, ("rnn", "lstm", "gru")):
@@ -59,7 +59,7 @@ if not runs:
         if state.runs_for_current_dataset():
             st.rerun()
     with c2:
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 # -- what to explain -------------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ with tab_cmp:
     if len(runs) < 2:
         st.info("This needs at least two runs on the current data, ideally an RNN, an LSTM and a GRU; train the "
                 "missing ones on the Train page.", icon=":material/info:")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     else:
         newest = {}
         for i, r in enumerate(runs):

@@ -40,7 +40,7 @@ table = explore.comparison_table(runs, ds, k, baselines=None if group.is_current
 if not runs:
     st.info("Only the baselines so far: train a run to see how a recurrent network compares.",
             icon=":material/info:")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
 else:
     for run in runs:
         verdict = explore.baseline_verdict(run, k, metric)

@@ -106,8 +106,8 @@ if runs and not state.training_active():
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
     with right:
         st.markdown("**Next steps**")
-        st.page_link("pages/recommend.py", label="See its recommendations", icon=":material/recommend:")
-        st.page_link("pages/compare.py", label="Compare all runs", icon=":material/leaderboard:")
+        st.page_link("views/recommend.py", label="See its recommendations", icon=":material/recommend:")
+        st.page_link("views/compare.py", label="Compare all runs", icon=":material/leaderboard:")
 elif not runs and not state.training_active():
     st.info("Pick a preset and press **Train**. *Quick demo* takes a few seconds on the sample data.",
             icon=":material/lightbulb:")

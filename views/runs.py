@@ -102,7 +102,7 @@ with tab_mine:
     if not mine:
         st.info("No saved runs in this workspace yet: every run you train is saved here when it finishes.",
                 icon=":material/info:")
-        st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+        st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
     else:
         show_table(mine, False, "runs_mine_table")
         rec = pick(mine, "runs_pick")

@@ -16,7 +16,7 @@ st.caption("What would each model recommend next? Runs trained in this session o
 if not runs:
     st.info("No trained run on this data yet, so only the baselines are listed. Train one in a few seconds:",
             icon=":material/info:")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
 
 c = st.columns([3, 2, 2])
 names = list(sources)

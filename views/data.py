@@ -140,4 +140,4 @@ c1.plotly_chart(figures.sequence_length_histogram(ds), width="stretch")
 c2.plotly_chart(figures.popularity_long_tail(ds), width="stretch")
 c3.plotly_chart(figures.interactions_over_time(ds), width="stretch")
 
-st.page_link("pages/train.py", label="Next: train a model on this data", icon=":material/arrow_forward:")
+st.page_link("views/train.py", label="Next: train a model on this data", icon=":material/arrow_forward:")
