@@ -249,8 +249,8 @@ def load_run_arg(ref: str):
 
     if os.path.isdir(ref):
         return load_run(ref)
-    if looks_like_bundle(ref):
-        return read_bundle(ref)
+    if looks_like_bundle(ref) or (os.path.isfile(ref) and ref.lower().endswith(".zip")):
+        return read_bundle(ref)  # a damaged or foreign .zip gets the bundle's own sentence
     if not os.path.exists(ref):
         from .store import DB_NAME, is_run_id, open_store, store_home
 

@@ -29,9 +29,10 @@ if runs:
                      hide_index=True, width="stretch")
 st.subheader("Guided path")
 st.caption(f"The sample data is already loaded, so you can start anywhere. {len(STEPS)} steps, a few minutes.")
-cols = st.columns(len(STEPS))
+PER_ROW = 4  # cards wide enough for their text on a laptop screen
+cols = [col for start in range(0, len(STEPS), PER_ROW) for col in st.columns(PER_ROW)]
 for i, (col, (page, title, icon, text)) in enumerate(zip(cols, STEPS), start=1):
-    with col.container(border=True, height=190):
+    with col.container(border=True, height=195):
         st.markdown(f"{icon} **{i}. {title}**")
         st.caption(text)
         st.page_link(page, label="Open", icon=":material/arrow_forward:")
