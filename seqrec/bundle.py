@@ -359,6 +359,8 @@ def read_bundle(source, name: str | None = None, device: str | None = None):
     if not isinstance(run.epochs, list) or not isinstance(run.batch_losses, list):
         raise SeqrecError(f"{label}: curves.json is damaged (epochs and batch_losses must be lists); download the "
                           f"bundle again.")
+    # the importer cannot rename before saving, so an empty or overlong name must not make the import fail
+    run.name = " ".join(str(run.name or "").split())[:100].strip() or "imported run"
     return run
 
 

@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
                           if " " in self.prog else f"{message} (see `python -m seqrec --help`).")
 
 
-def _add_column_options(p: argparse.ArgumentParser) -> None:
+def _add_column_options(p: argparse.ArgumentParser, min_user: int = 3) -> None:
     g = p.add_argument_group("columns (guessed from common names when omitted)")
     g.add_argument("--user-col", metavar="C", help="column with user (or session) IDs, e.g. user_id")
     g.add_argument("--item-col", metavar="C", help="column with item IDs, e.g. item_id, movieId")
@@ -31,8 +31,9 @@ def _add_column_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--event-col", metavar="C", help="optional column with event types (view, purchase, ...)")
     g.add_argument("--rating-col", metavar="C", help="optional column with ratings/weights")
     f = p.add_argument_group("filters")
-    f.add_argument("--min-user-interactions", type=int, default=3, metavar="N",
-                   help="drop users with fewer events (default 3, the least a train/validation/test split needs)")
+    f.add_argument("--min-user-interactions", type=int, default=min_user, metavar="N",
+                   help="drop users with fewer events (default 3, the least a train/validation/test split needs)"
+                   if min_user == 3 else f"drop users with fewer events (default {min_user}: every user)")
     f.add_argument("--min-item-count", type=int, default=1, metavar="N",
                    help="drop items seen fewer times (default 1: keep all)")
     f.add_argument("--max-events-per-user", type=int, default=None, metavar="N",
@@ -59,11 +60,11 @@ def _filters(a):
                    min_rating=a.min_rating, event_types=a.event_types)
 
 
-def _load(a):
+def _load(a, training: bool = True):
     from .data import load_interactions
 
     return load_interactions(a.data, user=a.user_col, item=a.item_col, time=a.time_col, event=a.event_col,
-                             rating=a.rating_col, filters=_filters(a))
+                             rating=a.rating_col, filters=_filters(a), training=training)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,12 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dir", metavar="RUN_DIR", help=RUN_HELP)
     r.add_argument("--history", nargs="+", metavar="ITEM", help="item IDs, oldest first")
     r.add_argument("--all-users", metavar="DATA.csv", help="recommend for every user of this interaction file "
-                   "(filtered as in training; see the column and filter options)")
+                   "(every user, even one with a single event; the column and filter options apply)")
     r.add_argument("--out", metavar="FILE.csv", help="where --all-users writes its CSV")
     r.add_argument("--items", metavar="ITEMS.csv", help="item metadata (item_id, title): adds a title column")
     r.add_argument("--k", type=int, default=10, metavar="N", help="how many items (default 10)")
     r.add_argument("--exclude-seen", action="store_true", help="do not recommend items in the history")
-    _add_column_options(r)
+    _add_column_options(r, min_user=1)  # a new user with one event gets recommendations too
 
     s = sub.add_parser("stats", help="dataset statistics as JSON",
                        description="Load DATA.csv with the same validation and filters as train and print users, "
@@ -223,22 +224,27 @@ def cmd_train(a) -> dict:
 
     dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
                "fingerprint": interactions_fingerprint(data)}
+    store, name = None, a.name or doc.get("name")
+    if a.store or a.publish:  # a bad name or an unusable library is reported now, not after a long training
+        from .store import check_name, open_store
+
+        store, name = open_store(), (check_name(name) if name else None)
     recorded = (doc.get("dataset") or {}).get("fingerprint") if isinstance(doc.get("dataset"), dict) else None
     if recorded and recorded != dataset["fingerprint"]:
         print(f"note: this data differs from the data the config's run was trained on ("
               f"{doc['dataset'].get('name', '?')}), so the metrics will differ too.", file=sys.stderr)
-    run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=a.name or doc.get("name"),
+    run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=name,
                     device=a.device, dataset=dataset)
     if a.save:
         save_run(run, a.save)
     out = run.summary()
     if a.save:
         out["saved_to"] = a.save
-    if a.store or a.publish:
-        from .store import CLI_OWNER, open_store
+    if store is not None:
+        from .store import CLI_OWNER
 
-        rec = open_store().save(run, CLI_OWNER, published=a.publish)
-        out["store_id"], out["store"] = rec.id, str(open_store().home)
+        rec = store.save(run, CLI_OWNER, published=a.publish)
+        out["store_id"], out["store"] = rec.id, str(store.home)
     return out
 
 
@@ -276,7 +282,7 @@ def cmd_recommend(a) -> dict:
                           "there (stdout keeps the JSON summary).")
     if a.all_users:
         a.data = [a.all_users]
-        data = _load(a)  # bad data is reported before the model loads
+        data = _load(a, training=False)  # bad data is reported before the model loads
         items = None
         if a.items:
             from .data import load_item_metadata

@@ -65,11 +65,14 @@ class Filters:
     min_rating: float | None = None
     event_types: Sequence[str] | None = None
 
-    def validate(self) -> "Filters":
+    def validate(self, training: bool = True) -> "Filters":
+        """Training needs 3+ events per user; recommending after each history (training=False) needs only 1."""
         problems = []
-        if not isinstance(self.min_user_interactions, int) or self.min_user_interactions < 3:
-            problems.append(f"minimum interactions per user must be a whole number of at least 3, because each user "
-                            f"needs a training, a validation and a test item (got {self.min_user_interactions!r})")
+        least = 3 if training else 1
+        if not isinstance(self.min_user_interactions, int) or self.min_user_interactions < least:
+            why = ", because each user needs a training, a validation and a test item" if training else ""
+            problems.append(f"minimum interactions per user must be a whole number of at least {least}{why} "
+                            f"(got {self.min_user_interactions!r})")
         if not isinstance(self.min_item_count, int) or self.min_item_count < 1:
             problems.append(f"minimum item count must be a whole number of at least 1 (got {self.min_item_count!r})")
         if self.max_events_per_user is not None and (not isinstance(self.max_events_per_user, int)
@@ -724,10 +727,12 @@ def _require_sequences(out: pd.DataFrame, name: str) -> None:
                           f"session, not an order or a single row.")
 
 
-def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None, name: str = "the file") -> Interactions:
+def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None, name: str = "the file",
+            training: bool = True) -> Interactions:
     """Validate the mapped columns, parse times, sort per user by time (ties in file order) and apply filters.
-    All problems with the raw values are collected and reported together."""
-    filters = (filters or Filters()).validate()
+    All problems with the raw values are collected and reported together. training=False (histories to recommend
+    after, not a split) accepts users with fewer than 3 events."""
+    filters = (filters or Filters()).validate(training)
     raw_rows = len(df)
     row_offset = 2 if df.attrs.get("has_header", True) else 1
     problems = []
@@ -773,7 +778,8 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     out, n_dupes = _drop_exact_duplicates(out)
     if n_dupes:
         notes.append(f"removed {n_dupes:,} exact duplicate row(s) (same user, item and time as an earlier row)")
-    _require_sequences(out, name)
+    if training:
+        _require_sequences(out, name)
     if filters.event_types:
         keep = set(map(str, filters.event_types))
         out = out[out["event"].isin(keep)]
@@ -800,10 +806,10 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     _require_rows(out, f"no user has at least {filters.min_user_interactions} interactions after filtering; "
                        f"lower the minimum interactions per user or the minimum item count")
     n_users = out["user"].nunique()
-    if n_users < 2:
+    if training and n_users < 2:
         raise SeqrecError(f"Only {n_users} user has enough interactions after filtering; at least 2 users (ideally "
                           f"hundreds) are needed to train and evaluate, so add data or relax the filters.")
-    if out["item"].nunique() < 2:
+    if training and out["item"].nunique() < 2:
         raise SeqrecError("Only one item is left after filtering, so there is nothing to rank; relax the filters "
                           "(minimum item count, event types or minimum rating).")
     out = out.drop(columns="_row").reset_index(drop=True)
@@ -817,14 +823,15 @@ def _require_rows(df: pd.DataFrame, why: str):
 
 def load_interactions(sources: Source | Sequence[Source], user: str | None = None, item: str | None = None,
                       time: str | None = None, event: str | None = None, rating: str | None = None,
-                      filters: Filters | None = None, names: Sequence[str] | None = None) -> Interactions:
+                      filters: Filters | None = None, names: Sequence[str] | None = None,
+                      training: bool = True) -> Interactions:
     """The whole data layer in one call: read (one or several files), map columns, validate, sort and filter."""
     if not isinstance(sources, (list, tuple)):
         sources = [sources]
     df = read_tables(sources, names)
     cols = resolve_columns(df, user, item, time, event, rating)
     name = (names[0] if names else None) or _name_of(sources[0])
-    return prepare(df, cols, filters, name)
+    return prepare(df, cols, filters, name, training)
 
 
 # ----------------------------------------------------------------------------------------------------------------

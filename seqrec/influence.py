@@ -285,7 +285,10 @@ def average_profile(run, histories: Sequence, exclude_seen: bool = False, last: 
     shorter than `last` contribute to the distances they have (the mean is over the histories that reach it)."""
     total, count = np.zeros(last), np.zeros(last)
     for h in histories:
-        inf = explain(run, h, None, exclude_seen, with_gradient=False)
+        try:
+            inf = explain(run, h, None, exclude_seen, with_gradient=False)
+        except SeqrecError:  # nothing left to recommend (exclude_seen), or no item the run knows: skip that one
+            continue
         s = inf.shares("occlusion")[::-1][:last]
         total[: len(s)] += s
         count[: len(s)] += 1
@@ -298,7 +301,11 @@ def profile_sentence(profiles: dict[str, np.ndarray], recent: int = 3) -> str:
     shorter the model's memory."""
     if not profiles:
         return ""
-    held = {name: float(np.nansum(np.asarray(p, dtype=float)[:recent])) for name, p in profiles.items()}
+    held = {name: float(np.nansum(np.asarray(p, dtype=float)[:recent])) for name, p in profiles.items()
+            if np.isfinite(np.asarray(p, dtype=float)).any()}  # all NaN: no sampled history could be explained
+    if not held:
+        return ("None of the sampled users' histories leaves an item to recommend (with 'exclude items already "
+                "seen', their histories hold every item), so there is no average to show.")
     parts = [f"{share:.0%} for {name}" for name, share in sorted(held.items(), key=lambda kv: -kv[1])]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return (f"On average the latest {recent} items hold {listed} of the influence; the smaller that share, the "

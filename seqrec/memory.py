@@ -286,8 +286,8 @@ def _dominant_part(shape: DataShape, est: MemoryEstimate) -> str:
     return {"catalogue": f"mostly the {shape.n_items:,}-item catalogue's embedding and output layer with their "
                          f"gradients and Adam state, {human_bytes(est.catalogue_bound)}",
             "windows": f"mostly the training windows of the long histories, {human_bytes(est.windows)}",
-            "step": f"mostly the batch's scores over all {shape.n_items:,} items, "
-                    f"{human_bytes(max(est.step, est.validation))}"}[biggest]
+            "step": f"mostly one batch's recurrent states over its histories and its scores over the "
+                    f"{shape.n_items:,} items, {human_bytes(max(est.step, est.validation))}"}[biggest]
 
 
 def check_training_memory(split_or_shape, config: TrainConfig, budget: int | None = None) -> MemoryEstimate:

@@ -204,6 +204,7 @@ def sidebar() -> None:
 # ---- the run library (seqrec.store): runs that outlive the tab ---------------------------------------------------
 SESSION_ID = "seqrec_session_id"
 STORE_NOTE = "store_note"
+STORE_WARNED = "store_warned"
 WORKSPACE_PARAM = "workspace"
 
 
@@ -235,3 +236,7 @@ def save_to_store(run: seqrec.Run) -> None:
         run_store().save(run, session_id(), name=run.name[:100])
     except seqrec.SeqrecError as e:
         st.session_state[STORE_NOTE] = f"'{run.name}' could not be saved to the run library: {e}"
+        if not st.session_state.get(STORE_WARNED):  # said once on any page; the Runs page repeats the details
+            st.session_state[STORE_WARNED] = True
+            st.toast(md_escape(f"Runs are not being saved (they stay in this session only): {e}"),
+                     icon=":material/warning:")

@@ -499,3 +499,20 @@ def test_item_names_never_become_markup_in_figures(gru_run, sample_split):
         text = fig.to_json()
         assert "<a href" not in text and "<b>bold" not in text
         assert "&lt;a href" in text or "&lt;b&gt;bold" in text
+
+
+def test_the_average_profile_skips_histories_that_leave_nothing_to_recommend():
+    """With 'exclude seen', a sampled history that holds the whole (tiny) catalogue has no recommendation to explain:
+    it is skipped, and the profile of the other histories is still drawn instead of the whole chart failing."""
+    rows = [(f"u{u}", f"i{(u + t) % 4}", t) for u in range(20) for t in range(8)]
+    raw = pd.DataFrame(rows, columns=["user", "item", "time"]).to_csv(index=False).encode()
+    run = train_run(load_interactions(io.BytesIO(raw), names=["tiny.csv"]),
+                    TrainConfig(model="rnn", layers=2, embedding_dim=4, hidden_size=4, epochs=1, batch_size=16,
+                                seed=1), baselines={})
+    every = [str(i) for i in run.vocab.ids]
+    with pytest.raises(SeqrecError, match="nothing left to recommend"):
+        infl.explain(run, every, exclude_seen=True)
+    profile = infl.average_profile(run, [every, every[:1], every[:2]], exclude_seen=True, last=3)
+    # latest item: share 1 of the 1-item history, and 1 - (older item's share) of the 2-item one
+    assert profile[0] == pytest.approx(1.0 - profile[1] / 2) and 0 <= profile[1] <= 1
+    assert np.isnan(profile[2])  # no kept history is 3 items long

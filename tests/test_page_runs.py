@@ -150,6 +150,35 @@ def test_a_finished_training_is_saved_and_found_again_after_a_reload(sample_run)
     assert table_names(reloaded, "mine") == ["fresh"]
 
 
+def test_an_unusable_library_is_said_once_and_the_run_stays_in_the_session(sample_run, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("SEQREC_HOME", str(tmp_path / "a-file" / "home"))  # cannot be created, even by root
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["job"] = SimpleNamespace(is_active=False, collected=False, run=copy_of(sample_run, name="one"),
+                                              name="one")
+    at.run()
+    assert not at.exception, at.exception
+    assert session_run_names(at) == ["one"]
+    assert len(at.toast) == 1 and "not being saved" in at.toast[0].value  # told on the page where it happened
+    at.session_state["job"] = SimpleNamespace(is_active=False, collected=False, run=copy_of(sample_run, name="two"),
+                                              name="two")
+    at.run()
+    assert not at.exception, at.exception
+    assert session_run_names(at) == ["one", "two"] and len(at.toast) == 0  # not again for every run
+
+
+def test_a_library_damaged_while_the_app_runs_is_one_sentence(sample_run, home):
+    RunStore().save(copy_of(sample_run), ALICE, name="mine")
+    at = session(ALICE)
+    assert table_names(at, "mine") == ["mine"]
+    for leftover in home.glob("runs.sqlite*"):
+        leftover.unlink()
+    (home / "runs.sqlite").write_bytes(b"this is not a database" * 100)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("damaged" in e.value for e in at.error)
+
+
 def test_compare_separates_runs_of_different_datasets(sample_run):
     store = RunStore()
     other = copy_of(sample_run, name="elsewhere", dataset={**sample_run.dataset, "fingerprint": "0" * 16,

@@ -176,3 +176,50 @@ def test_a_search_that_matches_no_user_is_a_sentence_not_a_traceback(small_datas
     at.text_input(key="why_query").input("no such user").run()
     assert not at.exception
     assert any("No user ID contains that text" in w.value for w in at.warning)
+
+
+@pytest.fixture(scope="module")
+def tiny_catalogue():
+    """Four items, no item metadata: many users have seen every item, and a map has more dimensions than points."""
+    rows = [(f"u{u:02d}", f"i{(u + t) % 4}", t) for u in range(20) for t in range(8)]
+    raw = pd.DataFrame(rows, columns=["user", "item", "time"]).to_csv(index=False).encode()
+    ds = build_dataset(load_interactions(io.BytesIO(raw), names=["tiny.csv"]), None, name="tiny", fingerprint="tiny")
+    runs = [train_run(ds.split, TrainConfig(model=kind, embedding_dim=4, hidden_size=4, layers=2, epochs=1,
+                                            batch_size=16, seed=1), name=f"tiny {kind}",
+                      dataset={"fingerprint": "tiny"}, baselines={}) for kind in ("rnn", "gru")]
+    return ds, runs
+
+
+def test_a_history_holding_every_item_with_exclude_seen_says_why_nothing_is_shown(tiny_catalogue):
+    ds, runs = tiny_catalogue
+    at = open_page(ds, runs)
+    assert len(at.get("plotly_chart")) == 6, "every view works on a 4-item catalogue without metadata"
+    at.toggle(key="why_exclude").set_value(True).run()  # the user's history holds all four items
+    assert not at.exception
+    assert not at.get("plotly_chart")
+    assert any("nothing left to recommend" in i.value for i in at.info), texts(at)
+
+
+def test_exclude_seen_with_a_short_history_still_averages_the_memory_profile(tiny_catalogue):
+    ds, runs = tiny_catalogue
+    at = open_page(ds, runs)
+    at.radio(key="why_source").set_value("A history I build").run()
+    at.multiselect(key="why_items_tiny gru").set_value([ds.item_ids[0]]).run()
+    at.toggle(key="why_exclude").set_value(True).run()  # the sampled users' histories hold every item
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Typical memory span: influence by distance, averaged over users" in titles(at)
+    # every sampled user here has seen all four items, so no average exists, and the page says so (not "0%")
+    assert any("no average to show" in m.value for m in at.markdown), texts(at)
+
+
+def test_tsne_is_not_offered_for_a_catalogue_over_its_limit(small_dataset, page_runs, monkeypatch):
+    from seqrec import embedding_map
+
+    at = open_page(small_dataset, [page_runs["gru"]])
+    assert at.radio(key="why_map_method").options == ["PCA", "t-SNE"]
+    monkeypatch.setattr(embedding_map, "TSNE_MAX_ITEMS", 100)  # the small sample has ~300 items
+    at.run()
+    assert not at.exception and not at.error
+    assert at.radio(key="why_map_method").options == ["PCA"]
+    assert any(t.startswith("Map of the items") for t in titles(at))

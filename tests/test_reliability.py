@@ -116,7 +116,7 @@ def test_estimate_is_within_a_factor_two_of_what_training_allocates():
         "from seqrec.train import train\n"
         + inspect.getsource(synthetic_split) +
         "split = synthetic_split(20_000, 300, 50)\n"
-        "cfg = TrainConfig(embedding_dim=32, hidden_size=64, batch_size=256, epochs=1, patience=0, max_minutes=0.02)\n"
+        "cfg = TrainConfig(embedding_dim=32, hidden_size=64, batch_size=256, epochs=1, patience=0)\n"  # a whole epoch, never cut by a timer: load must not change what is measured
         "train(synthetic_split(50, 50, 5), cfg.replace(embedding_dim=4, hidden_size=4))  # warm-up\n"
         "before = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize()\n"
         "est = estimate_training_memory(DataShape.of(split), cfg).total\n"
@@ -146,6 +146,16 @@ def test_over_budget_training_is_refused_with_estimate_budget_and_a_fix_that_fit
     fixed = cfg.replace(embedding_dim=32, hidden_size=64)
     assert check_training_memory(split, fixed).total <= 1000 * MB, "the suggested settings really fit"
     assert "\n" not in msg
+
+
+def test_long_histories_over_budget_blame_the_recurrent_states_and_suggest_a_shorter_history():
+    """500 users with 5,000 items each at max_len 2,000: the batch's recurrent states, not the scores of a
+    300-item catalogue, take the memory, and the sentence says so and suggests a shorter history."""
+    shape = DataShape(300, np.full(500, 5000))
+    with pytest.raises(SeqrecError) as err:
+        check_training_memory(shape, TrainConfig(max_len=2000, batch_size=1024), budget=512 << 20)
+    msg = str(err.value)
+    assert "recurrent states" in msg and "use max history length" in msg, msg
 
 
 def test_a_bad_budget_setting_is_one_sentence(monkeypatch):
@@ -536,6 +546,21 @@ def test_train_page_refuses_an_over_budget_config_and_keeps_everything(monkeypat
     assert at.session_state["job"] is None and at.session_state["runs"] == []
     assert at.session_state["dataset"].stats["users"] == 3000
     assert at.number_input(key="tf_hidden_size").value == 1024, "the settings are kept for a retry"
+
+
+def test_a_config_whose_dataset_entry_is_not_an_object_still_trains():
+    """The data note is read only from a {"fingerprint": ...} object; a hand-edited file with anything else there
+    is still a valid config: it is shown and can be trained, not refused as an unexpected failure."""
+    at = open_page(new_app(), "views/train.py")
+    doc = {"format": "seqrec-config", "config": {"loss": "sampled", "negatives": 5000, "epochs": 1}, "dataset": "x"}
+    at.file_uploader(key="train_config_file").set_value(("c.json", json.dumps(doc).encode(), "application/json"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.button(key="train_from_config") is not None
+    other = {**doc, "dataset": {"fingerprint": "some other data"}}
+    at.file_uploader(key="train_config_file").set_value(("c.json", json.dumps(other).encode(), "application/json"))
+    at.run()
+    assert any("trained on other data" in i.value for i in at.info)
 
 
 def test_data_page_states_the_upload_limit():

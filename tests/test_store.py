@@ -385,6 +385,41 @@ def test_a_bad_config_file_is_exit_2_and_one_sentence(small_csv, tmp_path, capsy
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], captured.err
 
 
+@pytest.mark.parametrize("name, expected", [("", "imported run"), ("x" * 300, "x" * 100),
+                                            ("  two\nlines ", "two lines")])
+def test_a_bundle_with_an_unusable_name_still_imports(tiny_run, name, expected):
+    """The import has no name field, so the bundle's name must never be the reason the run cannot be kept."""
+    with zipfile.ZipFile(io.BytesIO(bundle.bundle_bytes(tiny_run))) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    metrics = json.loads(files["metrics.json"])
+    metrics["name"] = name
+    files["metrics.json"] = json.dumps(metrics).encode()
+    run = bundle.read_bundle(_rezip(files))
+    assert run.name == expected
+    assert RunStore().save(run, "a" * 32).name == expected
+
+
+@pytest.mark.parametrize("case, expected", [("long name", "at most 100 characters"),
+                                            ("blank name", "cannot be empty"),
+                                            ("unusable library", "Cannot create the run library")])
+def test_train_store_refuses_a_bad_name_or_library_before_training(small_csv, tmp_path, capsys, monkeypatch, case,
+                                                                   expected):
+    """An analyst must not wait for a whole training to learn that the run cannot be kept."""
+    import seqrec.run
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started although the run could not be stored")
+
+    monkeypatch.setattr(seqrec.run, "train_run", no_training)
+    name = {"long name": "x" * 150, "blank name": "   "}.get(case, "fine")
+    if case == "unusable library":
+        (tmp_path / "a-file").write_text("not a folder")
+        monkeypatch.setenv("SEQREC_HOME", str(tmp_path / "a-file" / "home"))
+    assert cli.main(["train", str(small_csv), *TINY_FLAGS, "--quiet", "--store", "--name", name]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+
+
 def test_recommend_all_users_writes_top_k_for_every_user(tiny_run, small_csv, small_data, sample_items_csv,
                                                          tmp_path, capsys):
     folder = save_run(tiny_run, tmp_path / "run")
@@ -413,6 +448,21 @@ def test_recommend_all_users_writes_top_k_for_every_user(tiny_run, small_csv, sm
     ds = load_dataset([small_csv], ["small.csv"], items=sample_items_csv)
     page = pd.read_csv(io.BytesIO(explore.all_users_csv(tiny_run, ds, 5)), dtype={"user": str, "item": str})
     assert page.equals(recs)
+
+
+def test_recommend_all_users_includes_users_with_one_or_two_events(tiny_run, tmp_path, capsys):
+    """New users (one click so far) are the ones who most need recommendations; training's 3-event rule is not
+    for them."""
+    known = list(tiny_run.vocab.ids[:3])
+    data = tmp_path / "new_users.csv"
+    data.write_text("user_id,item_id,timestamp\n"
+                    f"new,{known[0]},1\nsecond,{known[1]},1\nsecond,{known[2]},2\n")
+    out = tmp_path / "recs.csv"
+    summary = main_json(capsys, "recommend", save_run(tiny_run, tmp_path / "run"), "--all-users", data, "--k", "3",
+                        "--out", out)
+    assert (summary["users"], summary["rows"]) == (2, 6)
+    table = pd.read_csv(out, dtype={"user": str, "item": str})
+    assert sorted(set(table["user"])) == ["new", "second"]
 
 
 def test_compare_groups_runs_by_dataset_and_warns_when_they_differ(tiny_run, small_csv):

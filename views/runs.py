@@ -29,6 +29,7 @@ if flash:
 
 try:
     store = state.run_store()
+    mine, gallery = store.list(sid, "mine"), store.list(sid, "gallery")  # here: a library damaged later is one sentence
 except SeqrecError as e:
     st.error(md(str(e)), icon=":material/error:")
     st.stop()
@@ -98,7 +99,6 @@ tab_mine, tab_gallery, tab_import = st.tabs([":material/person: Your runs", ":ma
                                              ":material/upload_file: Import a bundle"])
 
 with tab_mine:
-    mine = store.list(sid, "mine")
     if not mine:
         st.info("No saved runs in this workspace yet: every run you train is saved here when it finishes.",
                 icon=":material/info:")
@@ -141,7 +141,6 @@ with tab_mine:
                         done(f"Deleted {md(rec.name)}.")
 
 with tab_gallery:
-    gallery = store.list(sid, "gallery")
     st.caption("Runs published by any session (for instance prepared by the workshop instructor). Load a copy to use "
                "it on every page; only its owner can rename or delete it.")
     if not gallery:

@@ -35,7 +35,8 @@ with st.expander("Start from a saved config (.json)", icon=":material/upload_fil
         with friendly_errors("Reading the config"):
             file_config, doc = config_from_file(uploaded_config, uploaded_config.name)
             st.json(file_config.to_dict(), expanded=False)
-            if (doc.get("dataset") or {}).get("fingerprint") not in (None, "", ds.fingerprint):
+            source = doc.get("dataset")  # a hand-edited file may hold anything here: only an object is read
+            if isinstance(source, dict) and source.get("fingerprint") not in (None, "", ds.fingerprint):
                 st.info("This config's run was trained on other data, so the numbers will differ from it.",
                         icon=":material/info:")
             if st.button("Train with this config", key="train_from_config", icon=":material/play_arrow:",

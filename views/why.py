@@ -98,6 +98,9 @@ if not history:
 recs = None
 with friendly_errors("Recommending"):
     recs = [r["item"] for r in run.recommend(history, k=TOP_K, exclude_seen=exclude)["recommendations"]]
+if recs == []:  # exclude-seen with a history that holds every item the run knows
+    st.info("Every item this run knows is already in the history, so with 'Exclude items already seen' there is "
+            "nothing left to recommend; turn that option off or use a shorter history.", icon=":material/info:")
 if not recs:
     st.stop()
 targets = recs + ([next_item] if next_item is not None and next_item not in recs else [])
@@ -195,7 +198,8 @@ with tab_path:
 with tab_map:
     st.caption(why_text("map"))
     c1, c2, c3 = st.columns(3)
-    method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key="why_map_method",
+    methods = ["pca", "tsne"] if len(run.vocab) <= em.TSNE_MAX_ITEMS else ["pca"]  # t-SNE would take minutes
+    method = c1.radio("Projection", methods, horizontal=True, key="why_map_method",
                       format_func=lambda m: {"pca": "PCA", "tsne": "t-SNE"}[m],
                       help=f"t-SNE is offered for up to {em.TSNE_MAX_ITEMS:,} items.")
     has_categories = ds.items is not None
