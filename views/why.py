@@ -202,7 +202,7 @@ with tab_map:
     method = c1.radio("Projection", methods, horizontal=True, key="why_map_method",
                       format_func=lambda m: {"pca": "PCA", "tsne": "t-SNE"}[m],
                       help=f"t-SNE is offered for up to {em.TSNE_MAX_ITEMS:,} items.")
-    has_categories = ds.items is not None
+    has_categories = ds.items is not None and bool((ds.items["category"].astype(str).str.strip() != "").any())
     color_by = c2.radio("Colour by", ["category", "popularity"] if has_categories else ["popularity"],
                         horizontal=True, key="why_map_color")
     which = c3.radio("Item vectors", ["output", "input"], horizontal=True, key="why_map_vectors",
