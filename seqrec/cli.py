@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     lr = sub.add_parser("runs", help="list the run library (saved by the app or `train --store`)",
                         description="List the runs kept in the run library ($SEQREC_HOME, default ./.seqrec) as JSON, "
                         "newest first, or change one of them.")
-    lr.add_argument("--delete", metavar="ID", help="delete this run (row and files)")
-    lr.add_argument("--publish", metavar="ID", help="put this run in the gallery every app session sees")
-    lr.add_argument("--unpublish", metavar="ID", help="take this run out of the gallery")
+    change = lr.add_mutually_exclusive_group()  # one change per call: a deleted run cannot then be published
+    change.add_argument("--delete", metavar="ID", help="delete this run (row and files)")
+    change.add_argument("--publish", metavar="ID", help="put this run in the gallery every app session sees")
+    change.add_argument("--unpublish", metavar="ID", help="take this run out of the gallery")
     return p
 
 

@@ -479,3 +479,12 @@ def test_compare_groups_runs_by_dataset_and_warns_when_they_differ(tiny_run, sma
     base = table[table["Kind"] == "baseline"]
     assert len(base) == len(tiny_run.baselines) and set(table["Dataset"]) == {"other.csv"}
     assert sorted(base["Recall@20"]) == sorted(m["recall@20"] for m in tiny_run.baselines.values())
+
+
+def test_runs_takes_one_change_at_a_time(tiny_run, home, capsys):
+    """`runs --delete X --publish X` used to delete the run and then fail on the publish: now refused up front."""
+    run_id = RunStore(home).save(tiny_run, owner="cli").id
+    assert cli.main(["runs", "--delete", run_id, "--publish", run_id]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "not allowed with" in err[0], err
+    assert [r.id for r in RunStore(home).list(scope="all")] == [run_id], "nothing was changed"
