@@ -1,4 +1,5 @@
-"""Small Streamlit helpers shared by the pages: friendly error display and consistent table formatting."""
+"""Small Streamlit helpers shared by the pages: friendly error display, consistent table formatting, the demo-run
+offer of an empty page and the user/history picker."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -6,7 +7,10 @@ from contextlib import contextmanager
 import streamlit as st
 
 from seqrec import SeqrecError
+from seqrec.explore import find_users, user_item_ids
+from seqrec.gates import quick_demo_runs
 from seqrec.textsafe import md_escape
+from studio import state
 
 
 @contextmanager
@@ -38,3 +42,45 @@ def show_recommendations(table, height: int | None = None) -> None:
     st.dataframe(table, hide_index=True, width="stretch", column_order=[c for c in table.columns if c != "Item ID"],
                  column_config=recommendation_column_config(table["Score"].max() if len(table) else 1.0),
                  height=height or "auto")
+
+
+def _joined(words: list[str]) -> str:
+    """["RNN", "LSTM", "GRU"] -> "RNN, LSTM and GRU"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def offer_quick_demo(message: str, cells, key: str, have_runs) -> None:
+    """The empty state of a page that needs trained runs: say so, offer one click that trains a small run per cell
+    on the current data (seconds on the sample), and link to the Train page. Always ends the page run."""
+    st.info(message, icon=":material/info:")
+    c1, c2 = st.columns(2)
+    label = "Train a quick demo " + _joined([c.upper() for c in cells])
+    with_articles = _joined([("an " if c in ("rnn", "lstm") else "a ") + c.upper() for c in cells])
+    if c1.button(label, icon=":material/bolt:", type="primary", key=key):
+        with friendly_errors("Training the demo runs"), st.spinner(f"Training {with_articles} (Quick demo)..."):
+            for demo in quick_demo_runs(state.current_dataset(), cells):
+                state.add_run(demo)
+        if have_runs():
+            st.rerun()
+    with c2:
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+
+def pick_user_history(ds, key: str, slider_label: str, hold_out_last: bool = False):
+    """Search box, user picker and a slider over the user's most recent items; returns (history, held-out item or
+    None). With hold_out_last the user's last item is kept out of the history, as the Recommend page does."""
+    query = st.text_input("Find a user", key=f"{key}_query", placeholder="part of a user ID")
+    users = find_users(ds, query, limit=500)
+    if not users:
+        st.warning("No user ID contains that text; clear the search box.")
+        st.stop()
+    user = st.selectbox("User", users, key=f"{key}_user")
+    full = []
+    with friendly_errors("Reading the user's history"):
+        full = user_item_ids(ds, user)
+    held_out = full[-1] if hold_out_last and full else None
+    items = full[:-1] if hold_out_last else full
+    steps = st.slider(slider_label, 1, max(2, min(100, len(items))), min(30, len(items)),
+                      key=f"{key}_steps_{user}") if len(items) > 1 else 1
+    return items[-steps:], held_out

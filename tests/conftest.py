@@ -50,6 +50,22 @@ def sample_items_csv() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_dataset(sample_csv, sample_items_csv):
+    """The first 150 shoppers of the sample, with item names: page tests train tiny runs on it in about a second."""
+    import io
+
+    import pandas as pd
+
+    from seqrec import load_item_metadata
+    from seqrec.dataset import build_dataset
+
+    df = pd.read_csv(sample_csv, dtype=str)
+    small = df[df.user_id.isin(df.user_id.unique()[:150])]
+    data = load_interactions(io.BytesIO(small.to_csv(index=False).encode()), names=["small.csv"])
+    return build_dataset(data, load_item_metadata(sample_items_csv), name="small sample", fingerprint="small")
+
+
+@pytest.fixture(scope="session")
 def sample_data():
     return load_interactions(SAMPLE_CSV)
 

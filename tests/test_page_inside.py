@@ -3,29 +3,16 @@
 The app is driven through app.py (its router and sidebar) with a small dataset and tiny 2-layer runs put into the
 session, so the page sees exactly what it would see after training in the app.
 """
-import io
 import json
-from pathlib import Path
 
-import pandas as pd
 import pytest
+from apppage import open_app_page
 from streamlit.testing.v1 import AppTest
 
-from seqrec import TrainConfig, load_interactions, load_item_metadata, train_run
-from seqrec.dataset import build_dataset
+from seqrec import TrainConfig, train_run
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
 PAGE = "views/inside.py"
-TIMEOUT = 120
-
-
-@pytest.fixture(scope="module")
-def small_dataset(sample_csv, sample_items_csv):
-    df = pd.read_csv(sample_csv, dtype=str)
-    small = df[df.user_id.isin(df.user_id.unique()[:150])]
-    data = load_interactions(io.BytesIO(small.to_csv(index=False).encode()), names=["small.csv"])
-    return build_dataset(data, load_item_metadata(sample_items_csv), name="small sample", fingerprint="small")
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +25,7 @@ def page_runs(small_dataset):
 
 
 def open_page(dataset, runs) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.session_state["dataset"] = dataset
-    at.session_state["runs"] = list(runs)
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE, dataset, runs)
 
 
 def chart_specs(at) -> list[dict]:

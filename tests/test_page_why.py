@@ -7,28 +7,18 @@ page sees exactly what it would see after training in the app.
 import base64
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from apppage import open_app_page
 from streamlit.testing.v1 import AppTest
 
-from seqrec import TrainConfig, load_interactions, load_item_metadata, train_run
+from seqrec import TrainConfig, load_interactions, train_run
 from seqrec.dataset import build_dataset
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "views/why.py"
-TIMEOUT = 120
 CELLS = ("rnn", "lstm", "gru")
-
-
-@pytest.fixture(scope="module")
-def small_dataset(sample_csv, sample_items_csv):
-    df = pd.read_csv(sample_csv, dtype=str)
-    small = df[df.user_id.isin(df.user_id.unique()[:150])]
-    data = load_interactions(io.BytesIO(small.to_csv(index=False).encode()), names=["small.csv"])
-    return build_dataset(data, load_item_metadata(sample_items_csv), name="small sample", fingerprint="small-why")
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +31,7 @@ def page_runs(small_dataset):
 
 
 def open_page(dataset, runs) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.session_state["dataset"] = dataset
-    at.session_state["runs"] = list(runs)
-    at.run()
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE, dataset, runs)
 
 
 def specs(at) -> list[dict]:

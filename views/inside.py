@@ -3,11 +3,10 @@ import streamlit as st
 
 from seqrec import SeqrecError, gate_figures as gf
 from seqrec.explain import RNN_NOTE, cell_intro, gate_text, view_text
-from seqrec.explore import find_users, user_item_ids
-from seqrec.gates import quick_demo_runs, responsive_units, shared_history, trace_history
+from seqrec.gates import responsive_units, shared_history, trace_history
 from seqrec.textsafe import md_escape
 from studio import state
-from studio.ui import friendly_errors
+from studio.ui import friendly_errors, offer_quick_demo, pick_user_history
 
 TOP_N = 20
 FROM_USER, BY_HAND = "A user from the data", "A history I build"
@@ -34,18 +33,9 @@ runs = state.runs()
 label = ds.item_label
 
 if not runs:
-    st.info("There are no trained runs in this session yet. Train one on the Train page, or train a small GRU and "
-            "LSTM on the current data right here (a few seconds on the sample).", icon=":material/info:")
-    c1, c2 = st.columns(2)
-    if c1.button("Train a quick demo GRU and LSTM", icon=":material/bolt:", type="primary", key="inside_demo"):
-        with friendly_errors("Training the demo runs"), st.spinner("Training a GRU and an LSTM (Quick demo)..."):
-            for demo in quick_demo_runs(ds):
-                state.add_run(demo)
-        if state.runs():
-            st.rerun()
-    with c2:
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+    offer_quick_demo("There are no trained runs in this session yet. Train one on the Train page, or train a small "
+                     "GRU and LSTM on the current data right here (a few seconds on the sample).", ("gru", "lstm"),
+                     "inside_demo", state.runs)
 
 # -- what to trace ---------------------------------------------------------------------------------------------------
 with st.container(border=True):
@@ -55,17 +45,7 @@ with st.container(border=True):
     source = c_src.radio("History", [FROM_USER, BY_HAND], key="inside_source")
     with c_hist:
         if source == FROM_USER:
-            query = st.text_input("Find a user", key="inside_query", placeholder="part of a user ID")
-            users = find_users(ds, query, limit=500)
-            if not users:
-                st.warning("No user ID contains that text; clear the search box.")
-                st.stop()
-            user = st.selectbox("User", users, key="inside_user")
-            with friendly_errors("Reading the user's history"):
-                full = user_item_ids(ds, user)
-            steps = st.slider("Most recent items to trace", 1, max(2, min(100, len(full))),
-                              min(30, len(full)), key=f"inside_steps_{user}") if len(full) > 1 else 1
-            history = full[-steps:]
+            history, _ = pick_user_history(ds, "inside", "Most recent items to trace")
         else:
             options = [str(i) for i in run.vocab.ids]
             history = st.multiselect("Items in order (oldest first)", options, default=options[:5],

@@ -5,11 +5,9 @@ import streamlit as st
 
 from seqrec import embedding_map as em, influence as inf_lib, why_figures as wf
 from seqrec.explain import why_text
-from seqrec.explore import find_users, user_item_ids
-from seqrec.gates import quick_demo_runs
 from seqrec.textsafe import md_escape
 from studio import state
-from studio.ui import friendly_errors
+from studio.ui import friendly_errors, offer_quick_demo, pick_user_history
 
 FROM_USER, BY_HAND = "A user from the data", "A history I build"
 OWN_TOP, SAME_ITEM = "Each model's own top recommendation", "The item explained above, for every model"
@@ -47,20 +45,9 @@ runs = state.runs_for_current_dataset()
 label = ds.item_label
 
 if not runs:
-    st.info("There is no trained run on the current data yet. Train one on the Train page, or train a small RNN, "
-            "LSTM and GRU right here (a few seconds each on the sample) to compare how far back they remember.",
-            icon=":material/info:")
-    c1, c2 = st.columns(2)
-    if c1.button("Train a quick demo RNN, LSTM and GRU", icon=":material/bolt:", type="primary", key="whybtn_demo"):
-        with friendly_errors("Training the demo runs"), \
-                st.spinner("Training an RNN, an LSTM and a GRU (Quick demo)..."):
-            for demo in quick_demo_runs(ds, ("rnn", "lstm", "gru")):
-                state.add_run(demo)
-        if state.runs_for_current_dataset():
-            st.rerun()
-    with c2:
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+    offer_quick_demo("There is no trained run on the current data yet. Train one on the Train page, or train a small "
+                     "RNN, LSTM and GRU right here (a few seconds each on the sample) to compare how far back they "
+                     "remember.", ("rnn", "lstm", "gru"), "whybtn_demo", state.runs_for_current_dataset)
 
 # -- what to explain -------------------------------------------------------------------------------------------------
 next_item = None
@@ -72,19 +59,8 @@ with st.container(border=True):
                            help="Explain the best item the user has not interacted with yet.")
     source = c_src.radio("History", [FROM_USER, BY_HAND], key="why_source")
     with c_hist:
-        if source == FROM_USER:
-            query = st.text_input("Find a user", key="why_query", placeholder="part of a user ID")
-            users = find_users(ds, query, limit=500)
-            if not users:
-                st.warning("No user ID contains that text; clear the search box.")
-                st.stop()
-            user = st.selectbox("User", users, key="why_user")
-            with friendly_errors("Reading the user's history"):
-                full = user_item_ids(ds, user)
-            before, next_item = full[:-1], full[-1]  # everything before the held-out item, as Recommend does
-            steps = st.slider("Most recent items to explain", 1, max(2, min(100, len(before))), min(30, len(before)),
-                              key=f"why_steps_{user}") if len(before) > 1 else 1
-            history = before[-steps:]
+        if source == FROM_USER:  # everything before the held-out item, as Recommend does
+            history, next_item = pick_user_history(ds, "why", "Most recent items to explain", hold_out_last=True)
         else:
             options = ds.item_ids[:5000]
             history = st.multiselect("Items in order (oldest first)", options, default=options[:5],
