@@ -6,7 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 
 import streamlit as st  # noqa: E402
 
-from seqrec.jobs import configure_threads  # noqa: E402
+from seqrec.training.jobs import configure_threads  # noqa: E402
 from studio import state  # noqa: E402
 from studio.nav import STEPS  # noqa: E402
 

@@ -28,8 +28,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from seqrec import ItemVocab, Run, TrainConfig
-from seqrec.gates import trace_history, trace_history_json
-from seqrec.model import SeqRecModel
+from seqrec.inspect.gates import trace_history, trace_history_json
+from seqrec.model.recurrent import SeqRecModel
 
 N_ITEMS = 1000
 SECTION = "Gate tracing"
@@ -72,7 +72,7 @@ def markdown(rows: list[dict], args) -> str:
              f"embedding {args.embedding}, random weights), median of {args.repeats} runs on CPU "
              f"({platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)). "
              "Reference: one eval-mode forward pass of the model's fused modules over the same history, measured in "
-             "the same process. *trace* = replay of every gate (`seqrec.gates.trace_history`); *trace + JSON* = "
+             "the same process. *trace* = replay of every gate (`seqrec.inspect.gates.trace_history`); *trace + JSON* = "
              "what `python -m seqrec gates` computes (adds summaries, top units, rounding).", "",
              "| cell | fused forward (ms) | trace (ms) | trace / forward | trace + JSON (ms) "
              "| trace + JSON / forward |",

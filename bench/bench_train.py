@@ -23,8 +23,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from seqrec import TrainConfig, leave_last_out, load_interactions  # noqa: E402
-from seqrec.model import CELL_CLASSES  # noqa: E402
-from seqrec.train import train, training_windows  # noqa: E402
+from seqrec.model.recurrent import CELL_CLASSES  # noqa: E402
+from seqrec.training.loop import train, training_windows  # noqa: E402
 
 
 def reference_seconds(windows: np.ndarray, lengths: np.ndarray, n_items: int, cfg: TrainConfig) -> float:

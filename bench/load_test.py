@@ -127,7 +127,7 @@ def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, pr
 
     hold_slots (for tests): every training slot stays busy until all N have pressed Train, so the queue they see
     does not depend on how fast this machine trains."""
-    from seqrec import jobs
+    from seqrec.training import jobs
 
     results: list[dict | None] = [None] * n
     barrier = threading.Barrier(n) if n > 1 else None
@@ -163,7 +163,7 @@ def summarize(solo: dict, crowd: dict) -> dict:
     res = crowd["results"]
     same = [r.get("metrics") == ref["metrics"] and r.get("batch_losses") == ref["batch_losses"] for r in res]
     positions = sorted({t for r in res for t in r.get("queue_text", [])})
-    from seqrec import jobs
+    from seqrec.training import jobs
 
     return dict(sessions=len(res), finished=sum(bool(r.get("finished")) for r in res),
                 identical_to_solo=sum(same), errors=[e for r in res for e in r.get("errors", [])],

@@ -1,4 +1,4 @@
-"""Does seqrec.memory's estimate match what training really allocates? Each case trains one (time-limited) epoch in
+"""Does seqrec.training.budget's estimate match what training really allocates? Each case trains one (time-limited) epoch in
 a fresh subprocess on synthetic sequences and reports the estimate beside the measured peak RSS growth.
 
     python bench/memory_estimate.py            # all cases, one torch thread
@@ -35,9 +35,9 @@ import torch
 torch.set_num_threads(1)
 sys.path.insert(0, {root!r})
 from seqrec import TrainConfig
-from seqrec.split import ItemVocab, SplitData
-from seqrec.memory import DataShape, estimate_training_memory
-from seqrec.train import train
+from seqrec.data.split import ItemVocab, SplitData
+from seqrec.training.budget import DataShape, estimate_training_memory
+from seqrec.training.loop import train
 
 n_items, n_users, length, overrides = {args!r}
 rng = np.random.default_rng(0)

@@ -32,8 +32,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from seqrec import PRESETS, TrainConfig, leave_last_out, load_interactions, train_run  # noqa: E402
-from seqrec.split import ItemVocab, SplitData  # noqa: E402
-from seqrec.train import (NegativeSampler, batch_loss_backward, build_model, evaluate_model,  # noqa: E402
+from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
+from seqrec.training.loop import (NegativeSampler, batch_loss_backward, build_model, evaluate_model,  # noqa: E402
                           length_bucketed_batches, train, training_windows)
 
 SAMPLE = ROOT / "sample_data" / "interactions.csv"
@@ -334,7 +334,7 @@ def bench_eval(quick: bool, tmp: Path) -> dict:
         t = time.perf_counter()
         metrics = evaluate_model(model, split, "test", cfg)
         secs = time.perf_counter() - t
-    from seqrec.metrics import default_eval_batch
+    from seqrec.evaluation.metrics import default_eval_batch
 
     return {"items": n_items, "users": n_users, "seconds": round(secs, 2), "users_per_s": round(n_users / secs),
             "scores_per_s_millions": round(n_users * (n_items + 1) / secs / 1e6, 1),
@@ -348,7 +348,7 @@ def bench_eval(quick: bool, tmp: Path) -> dict:
 
 def bench_recommend(quick: bool, tmp: Path) -> dict:
     """Top-20 for one 50-item history after load_run, median of many calls, for a 300- and a 40,000-item run."""
-    from seqrec.run import Run, load_run, save_run
+    from seqrec.runs.run import Run, load_run, save_run
 
     out = {}
     for n_items in (300, 40_000):
@@ -398,7 +398,7 @@ def quality_curve(split: SplitData, cfg: TrainConfig) -> dict:
     """Train cfg; after every epoch also score the TEST targets (outside the clock) to find when it crosses 0.30."""
     rows = []
     model_box = {}
-    import seqrec.train as T
+    import seqrec.training.loop as T
 
     original = T.build_model
 

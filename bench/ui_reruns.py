@@ -29,10 +29,10 @@ class Counters:
     """Wraps seqrec's training, evaluation and model forward so every call is counted (restored by close())."""
 
     def __init__(self):
-        import seqrec.metrics as metrics
-        import seqrec.run as run
-        import seqrec.train as train
-        from seqrec.model import SeqRecModel
+        import seqrec.evaluation.metrics as metrics
+        import seqrec.runs.run as run
+        import seqrec.training.loop as train
+        from seqrec.model.recurrent import SeqRecModel
 
         self.counts = {"trainings": 0, "evaluations": 0, "forward_passes": 0}
         self._undo = []

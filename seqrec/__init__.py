@@ -4,11 +4,11 @@ The library knows nothing of Streamlit; the app and the CLI (`python -m seqrec`)
 """
 __version__ = "0.1.0"
 
-from .errors import SeqrecError  # noqa: E402
-from .config import TrainConfig, PRESETS  # noqa: E402
-from .data import (ColumnMap, Filters, Interactions, load_interactions, read_table, read_tables,  # noqa: E402
+from seqrec.errors import SeqrecError  # noqa: E402
+from seqrec.config import TrainConfig, PRESETS  # noqa: E402
+from seqrec.data.prepare import (ColumnMap, Filters, Interactions, load_interactions, read_table, read_tables,  # noqa: E402
                    guess_columns, resolve_columns, prepare, dataset_stats, load_item_metadata)
-from .split import ItemVocab, SplitData, leave_last_out  # noqa: E402
+from seqrec.data.split import ItemVocab, SplitData, leave_last_out  # noqa: E402
 
 _LAZY = {"Run", "train_run", "save_run", "load_run"}  # need torch: imported on first use, so the CLI's data
 # commands, --help and error messages start without paying for `import torch`
@@ -16,7 +16,7 @@ _LAZY = {"Run", "train_run", "save_run", "load_run"}  # need torch: imported on 
 
 def __getattr__(name):
     if name in _LAZY:
-        from . import run
+        from seqrec.runs import run
 
         return getattr(run, name)
     raise AttributeError(f"module 'seqrec' has no attribute {name!r}")

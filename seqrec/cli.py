@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Sequence
 
-from .errors import SeqrecError
+from seqrec.errors import SeqrecError
 
 EXIT_BAD_INPUT = 2
 
@@ -53,7 +53,7 @@ def _add_run_and_history(p: argparse.ArgumentParser) -> None:
 
 
 def _filters(a):
-    from .data import Filters
+    from seqrec.data.prepare import Filters
 
     return Filters(min_user_interactions=a.min_user_interactions, min_item_count=a.min_item_count,
                    max_events_per_user=a.max_events_per_user, remove_repeats=a.remove_repeats,
@@ -61,14 +61,14 @@ def _filters(a):
 
 
 def _load(a, training: bool = True):
-    from .data import load_interactions
+    from seqrec.data.prepare import load_interactions
 
     return load_interactions(a.data, user=a.user_col, item=a.item_col, time=a.time_col, event=a.event_col,
                              rating=a.rating_col, filters=_filters(a), training=training)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import TrainConfig
+    from seqrec.config import TrainConfig
 
     d = TrainConfig()
     p = _Parser(prog="seqrec", description="Train and inspect RNN / LSTM / GRU next-item recommenders on an "
@@ -201,12 +201,12 @@ def train_config(a):
     """TrainConfig from the defaults, then the --config file, then the options typed on the command line."""
     from dataclasses import fields
 
-    from .config import TrainConfig
+    from seqrec.config import TrainConfig
 
     values, doc = {}, {}
     explicit = None
     if a.config:
-        from .bundle import read_config
+        from seqrec.runs.bundle import read_config
 
         values, doc = read_config(a.config)
         explicit = _explicit_options(a.argv)
@@ -220,14 +220,14 @@ def train_config(a):
 def cmd_train(a) -> dict:
     config, doc = train_config(a)
     data = _load(a)
-    from .dataset import interactions_fingerprint
-    from .run import dataset_summary, save_run, train_run  # torch loads only once the settings and data are good
+    from seqrec.data.dataset import interactions_fingerprint
+    from seqrec.runs.run import dataset_summary, save_run, train_run  # torch loads only once the settings and data are good
 
     dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
                "fingerprint": interactions_fingerprint(data)}
     store, name = None, a.name or doc.get("name")
     if a.store or a.publish:  # a bad name or an unusable library is reported now, not after a long training
-        from .store import check_name, open_store
+        from seqrec.runs.store import check_name, open_store
 
         store, name = open_store(), (check_name(name) if name else None)
     recorded = (doc.get("dataset") or {}).get("fingerprint") if isinstance(doc.get("dataset"), dict) else None
@@ -242,7 +242,7 @@ def cmd_train(a) -> dict:
     if a.save:
         out["saved_to"] = a.save
     if store is not None:
-        from .store import CLI_OWNER
+        from seqrec.runs.store import CLI_OWNER
 
         rec = store.save(run, CLI_OWNER, published=a.publish)
         out["store_id"], out["store"] = rec.id, str(store.home)
@@ -251,15 +251,15 @@ def cmd_train(a) -> dict:
 
 def load_run_arg(ref: str):
     """A run from a saved folder, a bundle zip, or a run-library id (in that order)."""
-    from .bundle import looks_like_bundle, read_bundle
-    from .run import load_run
+    from seqrec.runs.bundle import looks_like_bundle, read_bundle
+    from seqrec.runs.run import load_run
 
     if os.path.isdir(ref):
         return load_run(ref)
     if looks_like_bundle(ref) or (os.path.isfile(ref) and ref.lower().endswith(".zip")):
         return read_bundle(ref)  # a damaged or foreign .zip gets the bundle's own sentence
     if not os.path.exists(ref):
-        from .store import DB_NAME, is_run_id, open_store, store_home
+        from seqrec.runs.store import DB_NAME, is_run_id, open_store, store_home
 
         if is_run_id(ref) and (store_home() / DB_NAME).exists():
             return open_store().load(ref)
@@ -267,7 +267,7 @@ def load_run_arg(ref: str):
 
 
 def cmd_evaluate(a) -> dict:
-    from .evaluate import evaluate_run_on
+    from seqrec.evaluation.protocol import evaluate_run_on
 
     run = load_run_arg(a.run_dir)
     data = _load(a)
@@ -286,7 +286,7 @@ def cmd_recommend(a) -> dict:
         data = _load(a, training=False)  # bad data is reported before the model loads
         items = None
         if a.items:
-            from .data import load_item_metadata
+            from seqrec.data.prepare import load_item_metadata
 
             items = load_item_metadata(a.items)
         run = load_run_arg(a.run_dir)
@@ -297,8 +297,8 @@ def cmd_recommend(a) -> dict:
 
 def recommend_all_users(run, data, k: int, exclude_seen: bool, items, out: str) -> dict:
     """Write the top-k for every user to `out` (spreadsheet-safe CSV) and return a summary."""
-    from .explore import top_k_for_all_users
-    from .export import to_safe_csv
+    from seqrec.runs.explore import top_k_for_all_users
+    from seqrec.runs.export import to_safe_csv
 
     titles = None
     if items is not None:
@@ -315,20 +315,20 @@ def recommend_all_users(run, data, k: int, exclude_seen: bool, items, out: str) 
 
 
 def cmd_stats(a) -> dict:
-    from .data import dataset_stats
+    from seqrec.data.prepare import dataset_stats
 
     return dataset_stats(_load(a))
 
 
 def cmd_gates(a) -> dict:
-    from .gates import trace_history_json
+    from seqrec.inspect.gates import trace_history_json
 
     run = load_run_arg(a.run_dir)
     return trace_history_json(run, a.history, top_units=a.top_units)
 
 
 def cmd_runs(a) -> dict:
-    from .store import open_store
+    from seqrec.runs.store import open_store
 
     store = open_store()
     for ref, action in ((a.delete, "delete"), (a.publish, "publish"), (a.unpublish, "unpublish")):

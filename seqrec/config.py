@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 
-from .errors import SeqrecError
+from seqrec.errors import SeqrecError
 
 CELLS = ("rnn", "lstm", "gru")
 LOSSES = ("full", "sampled")  # sampled: softmax over popularity-drawn negatives, for large catalogues

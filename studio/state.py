@@ -11,9 +11,9 @@ import secrets
 import streamlit as st
 
 import seqrec
-from seqrec import jobs
-from seqrec.dataset import Dataset, sample_dataset
-from seqrec.textsafe import md_escape
+from seqrec.training import jobs
+from seqrec.data.dataset import Dataset, sample_dataset
+from studio.textsafe import md_escape
 
 DATASET = "dataset"
 RUNS = "runs"
@@ -201,7 +201,7 @@ def sidebar() -> None:
                        f"Recall@{k} {r.metrics.get(f'recall@{k}', 0):.3f}")
 
 
-# ---- the run library (seqrec.store): runs that outlive the tab ---------------------------------------------------
+# ---- the run library (seqrec.runs.store): runs that outlive the tab ---------------------------------------------------
 SESSION_ID = "seqrec_session_id"
 STORE_NOTE = "store_note"
 STORE_WARNED = "store_warned"
@@ -224,7 +224,7 @@ def session_id() -> str:
 
 def run_store():
     """The run library under SEQREC_HOME, shared by every session of this process (short connections per call)."""
-    from seqrec.store import open_store
+    from seqrec.runs.store import open_store
 
     return open_store()
 

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 import streamlit as st
 
 from seqrec import SeqrecError
-from seqrec.explore import find_users, user_item_ids
-from seqrec.gates import quick_demo_runs
-from seqrec.textsafe import md_escape
+from seqrec.runs.explore import find_users, user_item_ids
+from seqrec.inspect.gates import quick_demo_runs
+from studio.textsafe import md_escape
 from studio import state
 
 

@@ -57,7 +57,7 @@ def small_dataset(sample_csv, sample_items_csv):
     import pandas as pd
 
     from seqrec import load_item_metadata
-    from seqrec.dataset import build_dataset
+    from seqrec.data.dataset import build_dataset
 
     df = pd.read_csv(sample_csv, dtype=str)
     small = df[df.user_id.isin(df.user_id.unique()[:150])]
@@ -83,7 +83,7 @@ def fast_config() -> TrainConfig:
 @pytest.fixture(scope="session")
 def sample_baselines(sample_split):
     """Baseline test metrics, computed once and handed to every train_run below."""
-    from seqrec.train import evaluate_baselines
+    from seqrec.training.loop import evaluate_baselines
 
     return evaluate_baselines(sample_split, FAST_CONFIG.ks, FAST_CONFIG.exclude_seen)
 

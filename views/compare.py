@@ -1,9 +1,10 @@
 """Compare page: every run of the session beside the baselines, as a table, a bar chart and overlaid curves."""
 import streamlit as st
 
-from seqrec import explore, figures
-from seqrec.export import to_safe_csv
-from seqrec.textsafe import md_escape
+from seqrec.runs import explore
+from studio.figures import charts as figures
+from seqrec.runs.export import to_safe_csv
+from studio.textsafe import md_escape
 from studio import state
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch

@@ -2,11 +2,11 @@
 import streamlit as st
 
 import seqrec
-from seqrec import figures
-from seqrec.dataset import SAMPLE_INTERACTIONS, SAMPLE_ITEMS, SAMPLE_NAME, column_values, content_fingerprint, \
+from studio.figures import charts as figures
+from seqrec.data.dataset import SAMPLE_INTERACTIONS, SAMPLE_ITEMS, SAMPLE_NAME, column_values, content_fingerprint, \
     load_dataset, metadata_coverage, numeric_range
 from studio import state
-from seqrec.textsafe import md_escape
+from studio.textsafe import md_escape
 from studio.ui import friendly_errors
 
 NONE = "(none)"

@@ -1,7 +1,7 @@
 """Home: what the app does, the current data and runs, and the guided path through the pages."""
 import streamlit as st
 
-from seqrec.textsafe import md_escape
+from studio.textsafe import md_escape
 from studio import state
 from studio.nav import STEPS
 

@@ -1,10 +1,11 @@
 """Inside the network: every gate of a trained RNN / LSTM / GRU over one history, with plain-language notes."""
 import streamlit as st
 
-from seqrec import SeqrecError, gate_figures as gf
-from seqrec.explain import RNN_NOTE, cell_intro, gate_text, view_text
-from seqrec.gates import responsive_units, shared_history, trace_history
-from seqrec.textsafe import md_escape
+from seqrec import SeqrecError
+from studio.figures import gates as gf
+from studio.copy import RNN_NOTE, cell_intro, gate_text, view_text
+from seqrec.inspect.gates import responsive_units, shared_history, trace_history
+from studio.textsafe import md_escape
 from studio import state
 from studio.ui import friendly_errors, offer_quick_demo, pick_user_history
 

@@ -1,8 +1,8 @@
 """Recommend page: top-K for a user, for a hand-built history, and the same history through every model."""
 import streamlit as st
 
-from seqrec import explore
-from seqrec.textsafe import md_escape
+from seqrec.runs import explore
+from studio.textsafe import md_escape
 from studio import state
 from studio.ui import friendly_errors, show_recommendations
 

@@ -1,10 +1,11 @@
 """Runs page: the run library - this workspace's saved runs, the shared gallery, downloads (bundle, config JSON) and
-importing a bundle. The logic lives in seqrec.store and seqrec.bundle; this page only wires the widgets."""
+importing a bundle. The logic lives in seqrec.runs.store and seqrec.runs.bundle; this page only wires the widgets."""
 import streamlit as st
 
-from seqrec import SeqrecError, bundle
-from seqrec.store import library_table
-from seqrec.textsafe import md_escape as md
+from seqrec import SeqrecError
+from seqrec.runs import bundle
+from seqrec.runs.store import library_table
+from studio.textsafe import md_escape as md
 from studio import state
 from studio.ui import friendly_errors
 

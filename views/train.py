@@ -1,11 +1,11 @@
 """Train page: settings form, a background training with live progress and a Stop button, and the finished run."""
 import streamlit as st
 
-from seqrec import figures
-from seqrec.bundle import config_from_file
-from seqrec.explore import baseline_verdict, best_baseline, run_vs_baselines
-from seqrec.jobs import QUEUED, queue_message
-from seqrec.textsafe import md_escape
+from studio.figures import charts as figures
+from seqrec.runs.bundle import config_from_file
+from seqrec.runs.explore import baseline_verdict, best_baseline, run_vs_baselines
+from seqrec.training.jobs import QUEUED, queue_message
+from studio.textsafe import md_escape
 from studio import state
 from studio.train_form import config_form
 from studio.ui import friendly_errors

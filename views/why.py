@@ -3,9 +3,11 @@ learned about items (a map of its item vectors, the user's path through its hidd
 import numpy as np
 import streamlit as st
 
-from seqrec import embedding_map as em, influence as inf_lib, why_figures as wf
-from seqrec.explain import why_text
-from seqrec.textsafe import md_escape
+from seqrec.inspect import embedding_map as em
+from seqrec.inspect import influence as inf_lib
+from studio.figures import why as wf
+from studio.copy import why_text
+from studio.textsafe import md_escape
 from studio import state
 from studio.ui import friendly_errors, offer_quick_demo, pick_user_history
 

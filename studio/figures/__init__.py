@@ -1,0 +1,1 @@
+"""Plotly figures for the pages: data, training curves, gates, why."""

@@ -1,0 +1,174 @@
+"""Plotly figures for the app: the data at a glance, live training curves, and comparisons across runs.
+
+Each function takes library objects and returns a `plotly.graph_objects.Figure`; nothing here draws or caches.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from studio.textsafe import plot_escape, plot_escape_all
+
+PALETTE = ["#4C6EF5", "#F76707", "#12B886", "#E64980", "#7950F2", "#FAB005", "#15AABF", "#868E96"]
+LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=340, legend=dict(orientation="h", y=-0.2),
+              hovermode="x unified")
+
+
+def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), **{**LAYOUT, **({"height": height} if height else {})})
+    return fig
+
+
+def smooth(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
+    """Exponential moving average (bias-corrected), so a noisy per-batch loss shows its trend."""
+    v = np.asarray(values, dtype=float)
+    out = np.empty_like(v)
+    acc, weight = 0.0, 0.0
+    for i, x in enumerate(v):
+        acc = (1 - alpha) * acc + alpha * x
+        weight = (1 - alpha) * weight + alpha
+        out[i] = acc / weight
+    return out
+
+
+def thin(n: int, max_points: int = 600) -> np.ndarray:
+    """Indices of at most `max_points` evenly spaced points (always keeping the last), so long curves stay light
+    to send to the browser every second."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.append(np.linspace(0, n - 1, max_points).astype(int), n - 1))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------------------------
+
+def sequence_length_histogram(ds) -> go.Figure:
+    """How many interactions each user has: the model learns from these sequences."""
+    lengths = ds.interactions.df.groupby("user", sort=False).size()
+    fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(5, int(lengths.nunique()))),
+                                 marker_color=PALETTE[0], hovertemplate="%{x} interactions: %{y} users<extra></extra>"))
+    fig.update_xaxes(title="interactions per user")
+    fig.update_yaxes(title="users")
+    fig.update_layout(bargap=0.05)
+    return _style(fig, "Sequence length per user")
+
+
+def popularity_long_tail(ds) -> go.Figure:
+    """Interaction count of every item by popularity rank, log scale: how concentrated the catalogue is."""
+    popularity = ds.interactions.df["item"].value_counts()
+    counts = popularity.to_numpy()
+    ranks = np.arange(1, len(counts) + 1)
+    ids = popularity.index.astype(str)
+    names = plot_escape_all(ds.item_labels(ids) if len(ids) <= 50_000 else ids)  # titles are text, not HTML
+    fig = go.Figure(go.Scatter(x=ranks, y=counts, mode="lines", fill="tozeroy", line=dict(color=PALETTE[1]),
+                               text=names, hovertemplate="#%{x} %{text}: %{y} interactions<extra></extra>"))
+    fig.update_yaxes(type="log", dtick=1, title="interactions (log scale)")  # one label per decade
+    fig.update_xaxes(title="item popularity rank")
+    return _style(fig, "Item popularity (long tail)")
+
+
+def interactions_over_time(ds) -> go.Figure:
+    """Interactions per day (or per time bucket when the time column holds plain numbers)."""
+    t = ds.interactions.df["time"]
+    if ds.interactions.time_is_datetime:
+        dates = pd.to_datetime(t, unit="s", utc=True)
+        span_days = (dates.max() - dates.min()).days
+        freq = "D" if span_days <= 400 else "W" if span_days <= 3000 else "MS"
+        s = dates.dt.tz_localize(None).dt.to_period(freq if freq != "MS" else "M").dt.start_time.value_counts()
+        s = s.sort_index()
+        unit = {"D": "day", "W": "week", "MS": "month"}[freq]
+        fig = go.Figure(go.Scatter(x=s.index, y=s.values, mode="lines", line=dict(color=PALETTE[2]),
+                                   fill="tozeroy", hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y}} per {unit}<extra></extra>"))
+        fig.update_yaxes(title=f"interactions per {unit}")
+    else:
+        fig = go.Figure(go.Histogram(x=t, nbinsx=60, marker_color=PALETTE[2]))
+        fig.update_xaxes(title="time value")
+        fig.update_yaxes(title="interactions")
+    return _style(fig, "Interactions over time")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------------------------------
+
+def training_progress(batch_losses: Sequence[float], epoch_metrics: Sequence[dict], k: int,
+                      best_epoch: int = 0) -> go.Figure:
+    """Live chart: training loss per batch (raw, faint, and smoothed) and validation Recall@K / MRR@K per epoch."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss per batch", f"Validation metrics @{k}"),
+                        horizontal_spacing=0.08)
+    if len(batch_losses):
+        raw = np.asarray(batch_losses, dtype=float)
+        keep = thin(len(raw))
+        fig.add_trace(go.Scatter(x=keep + 1, y=raw[keep], mode="lines", name="loss (per batch)",
+                                 line=dict(color=PALETTE[0], width=1), opacity=0.25), 1, 1)
+        fig.add_trace(go.Scatter(x=keep + 1, y=smooth(raw)[keep], mode="lines", name="loss (smoothed)",
+                                 line=dict(color=PALETTE[0], width=2.5)), 1, 1)
+    epochs = [e["epoch"] for e in epoch_metrics]
+    for j, (m, label) in enumerate((("recall", "Recall"), ("mrr", "MRR"))):
+        fig.add_trace(go.Scatter(x=epochs, y=[e.get(f"{m}@{k}") for e in epoch_metrics], mode="lines+markers",
+                                 name=f"{label}@{k} (validation)", line=dict(color=PALETTE[1 + j], width=2.5)), 1, 2)
+    if not len(batch_losses):
+        fig.add_annotation(text="waiting for the first batch…", showarrow=False, xref="x domain", yref="y domain",
+                           x=0.5, y=0.5, row=1, col=1)
+    if not epochs:
+        fig.add_annotation(text="after the first epoch", showarrow=False, xref="x2 domain", yref="y2 domain",
+                           x=0.5, y=0.5, row=1, col=2)
+        fig.update_xaxes(range=[0.5, 1.5], row=1, col=2)
+        fig.update_yaxes(range=[0, 1], row=1, col=2)
+    if best_epoch:
+        fig.add_vline(x=best_epoch, line_dash="dot", line_color="#868E96", row=1, col=2,
+                      annotation_text="best", annotation_position="top left")
+    fig.update_xaxes(title="batch", row=1, col=1)
+    fig.update_xaxes(title="epoch", row=1, col=2, dtick=1 if len(epochs) <= 15 else None)
+    fig.update_yaxes(title="cross-entropy", row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=2)
+    fig.update_layout(**{**LAYOUT, "hovermode": "closest", "height": 360})
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Comparison
+# ------------------------------------------------------------------------------------------------------------------
+
+def metric_bars(table: pd.DataFrame, metric_col: str) -> go.Figure:
+    """One bar per run and baseline for the chosen metric, baselines in grey."""
+    df = table.dropna(subset=[metric_col]).sort_values(metric_col, ascending=True)
+    colors = ["#ADB5BD" if kind == "baseline" else PALETTE[0] for kind in df["Kind"]]
+    fig = go.Figure(go.Bar(x=df[metric_col], y=plot_escape_all(df["Name"]), orientation="h", marker_color=colors,
+                           text=[f"{v:.3f}" for v in df[metric_col]], textposition="outside",
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_xaxes(title=f"{metric_col} (test)", rangemode="tozero")
+    height = max(260, 60 + 38 * len(df))
+    fig.update_layout(hovermode="closest")
+    return _style(fig, f"{metric_col} on the held-out test items", height)
+
+
+def validation_curves(runs, metric_key: str, label: str | None = None) -> go.Figure:
+    """Validation metric per epoch, one line per run."""
+    label = label or metric_key
+    fig = go.Figure()
+    for i, r in enumerate(runs):
+        fig.add_trace(go.Scatter(x=[e["epoch"] for e in r.epochs], y=[e.get(metric_key) for e in r.epochs],
+                                 mode="lines+markers", name=plot_escape(r.name),
+                                 line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title=f"validation {label}", rangemode="tozero")
+    return _style(fig, f"Validation {label} per epoch")
+
+
+def loss_curves(runs) -> go.Figure:
+    """Smoothed training loss per batch, one line per run."""
+    fig = go.Figure()
+    for i, r in enumerate(runs):
+        y = smooth(r.batch_losses) if r.batch_losses else np.zeros(0)
+        keep = thin(len(y))
+        fig.add_trace(go.Scatter(x=keep + 1, y=y[keep], mode="lines", name=plot_escape(r.name),
+                                 line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.update_xaxes(title="batch")
+    fig.update_yaxes(title="training loss (smoothed)")
+    return _style(fig, "Training loss")

@@ -1,0 +1,226 @@
+"""`python -m seqrec` as a user runs it: one JSON object on stdout, and for any bad input exit code 2 with one
+`error: ...` line on stderr and no traceback."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from seqrec import load_interactions
+from seqrec.data.dataset import interactions_fingerprint
+
+REQUIRED_METRICS = {"recall@10", "recall@20", "mrr@10", "mrr@20", "ndcg@10", "ndcg@20", "coverage@20"}
+FAST_TRAIN = ["--model", "gru", "--epochs", "2", "--hidden-size", "16", "--embedding-dim", "16", "--batch-size",
+              "128", "--lr", "0.01", "--seed", "3"]
+GOOD_HEADER = b"user_id,item_id,timestamp\n"
+
+
+def seqrec(repo_root, *args, threads=1, timeout=300):
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    return subprocess.run([sys.executable, "-m", "seqrec", *map(str, args)], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_many(repo_root, commands: dict) -> dict:
+    """Start the CLI for each command concurrently (each start pays for importing torch)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {key: pool.submit(seqrec, repo_root, *args) for key, args in commands.items()}
+        return {key: f.result() for key, f in futures.items()}
+
+
+def one_json_object(stdout: str) -> dict:
+    obj = json.loads(stdout)  # fails on anything before or after the one object
+    assert isinstance(obj, dict)
+    return obj
+
+
+@pytest.fixture(scope="module")
+def small_csv(sample_csv, tmp_path_factory):
+    """About 500 shoppers of the sample: the CLI trains on it in a few seconds."""
+    path = tmp_path_factory.mktemp("cli") / "small.csv"
+    path.write_text("\n".join(sample_csv.read_text().splitlines()[:8001]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(repo_root, small_csv, tmp_path_factory):
+    """One CLI training with --save (progress bar on: it must stay on stderr)."""
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    proc = seqrec(repo_root, "train", small_csv, *FAST_TRAIN, "--save", run_dir, threads=2)
+    assert proc.returncode == 0, proc.stderr
+    return run_dir, one_json_object(proc.stdout), proc
+
+
+def test_train_prints_one_json_summary_and_saves(trained, small_csv):
+    run_dir, out, proc = trained
+    assert out["model"] == "gru"
+    assert out["config"]["hidden_size"] == 16 and out["config"]["epochs"] == 2 and out["config"]["seed"] == 3
+    data = load_interactions(small_csv)
+    assert out["dataset"] == {"users": data.n_users, "items": data.n_items, "interactions": len(data),
+                              "name": "small.csv", "fingerprint": interactions_fingerprint(data)}
+    assert REQUIRED_METRICS <= set(out["metrics"])
+    assert all(0.0 <= v <= 1.0 for v in out["metrics"].values())
+    assert set(out["baselines"]) == {"most_popular", "item_transitions"}
+    for name, m in out["baselines"].items():
+        assert set(m) == set(out["metrics"]), name
+    assert out["epochs_run"] == 2
+    assert out["train_seconds"] > 0 and out["sequences_per_second"] > 0
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "run.json", "vocab.json",
+                                                          "weights.safetensors"]
+    assert "Traceback" not in proc.stderr and "epoch 2/2" in proc.stderr  # progress went to stderr
+
+
+@pytest.fixture(scope="module")
+def after_training(repo_root, trained, small_csv):
+    """recommend / stats / evaluate on the trained run, started together."""
+    run_dir, out, _ = trained
+    return run_many(repo_root, {
+        "recommend": ["recommend", run_dir, "--history", "P0051", "NO-SUCH-ITEM", "P0127", "--k", "5"],
+        "all": ["recommend", run_dir, "--history", "P0051", "P0127", "--k", "1000"],
+        "all_excluded": ["recommend", run_dir, "--history", "P0051", "P0127", "--k", "1000", "--exclude-seen"],
+        "stats": ["stats", small_csv],
+        "evaluate": ["evaluate", run_dir, small_csv],
+    })
+
+
+def test_recommend_gives_k_items_and_lists_unknown_ones(after_training):
+    proc = after_training["recommend"]
+    assert proc.returncode == 0, proc.stderr
+    out = one_json_object(proc.stdout)
+    assert len(out["recommendations"]) == 5
+    assert all(set(r) == {"item", "score"} for r in out["recommendations"])
+    assert out["unknown_items"] == ["NO-SUCH-ITEM"]
+
+
+def test_recommend_exclude_seen_removes_history_items(after_training, small_csv):
+    n_items = load_interactions(small_csv).n_items
+    plain = [r["item"] for r in one_json_object(after_training["all"].stdout)["recommendations"]]
+    masked = [r["item"] for r in one_json_object(after_training["all_excluded"].stdout)["recommendations"]]
+    assert len(plain) == n_items and {"P0051", "P0127"} <= set(plain)
+    assert len(masked) == n_items - 2 and not {"P0051", "P0127"} & set(masked)
+
+
+def test_stats_prints_dataset_numbers(after_training, small_csv):
+    proc = after_training["stats"]
+    assert proc.returncode == 0, proc.stderr
+    out = one_json_object(proc.stdout)
+    data = load_interactions(small_csv)
+    assert (out["users"], out["items"], out["interactions"]) == (data.n_users, data.n_items, len(data))
+    assert out["sequence_length"]["min"] >= 3
+
+
+def test_evaluate_on_the_training_file_reproduces_the_training_metrics(after_training, trained):
+    proc = after_training["evaluate"]
+    assert proc.returncode == 0, proc.stderr
+    out = one_json_object(proc.stdout)
+    assert out["metrics"] == trained[1]["metrics"]
+    assert out["baselines"] == trained[1]["baselines"]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Bad input: exit 2, one `error:` line, no traceback
+# ------------------------------------------------------------------------------------------------------------------
+
+def _bad_files(folder):
+    files = {
+        "empty.csv": b"",
+        "blank.csv": b" \n\n  \n",
+        "header_only.csv": GOOD_HEADER,
+        "no_time.csv": b"user_id,item_id\nu1,a\nu1,b\nu1,c\nu2,a\nu2,b\nu2,c\n",
+        "latin1.csv": GOOD_HEADER + b"u1,caf\xe9,1\nu1,b,2\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n",
+        "zipped.csv": b"PK\x03\x04" + bytes(200),
+        "too_many.csv": GOOD_HEADER + b"u1,a,1\nu1,b,2\nu1,c,3,4\nu2,a,1\nu2,b,2\nu2,c,3\n",
+        "bad_time.csv": GOOD_HEADER + b"u1,a,1\nu1,b,later\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n",
+        "empty_user.csv": GOOD_HEADER + b"u1,a,1\n,b,2\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n",
+        "one_user.csv": GOOD_HEADER + b"u1,a,1\nu1,b,2\nu1,c,3\n",
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+# case -> (arguments, words the error line must contain); "{bad}" is the folder of bad files, "{run}" a tampered run
+BAD_INPUTS = {
+    "empty file": (["train", "{bad}/empty.csv"], ["empty.csv", "empty"]),
+    "whitespace file": (["stats", "{bad}/blank.csv"], ["blank.csv", "empty"]),
+    "header only": (["train", "{bad}/header_only.csv"], ["no data rows"]),
+    "no time column": (["train", "{bad}/no_time.csv"], ["no time column", "--time-col"]),
+    "unknown column": (["stats", "{good}", "--time-col", "when"], ["'when' is not in the file"]),
+    "latin-1": (["train", "{bad}/latin1.csv"], ["not UTF-8", "line 2"]),
+    "zip": (["train", "{bad}/zipped.csv"], ["zip archive"]),
+    "too many fields": (["train", "{bad}/too_many.csv"], ["line 4", "4 fields"]),
+    "bad timestamps": (["train", "{bad}/bad_time.csv"], ["'later'", "line 3", "1 value(s)"]),
+    "empty user": (["stats", "{bad}/empty_user.csv"], ["user column", "empty", "line 3"]),
+    "too few users": (["stats", "{bad}/one_user.csv"], ["at least 2 users"]),
+    "missing file": (["train", "{bad}/nope.csv"], ["File not found", "nope.csv"]),
+    "hidden size 0": (["train", "{good}", "--hidden-size", "0"], ["hidden size", "(got 0)"]),
+    "dropout 1.5": (["train", "{good}", "--dropout", "1.5", "--lr", "-1"], ["dropout", "1.5", "lr"]),
+    "epochs abc": (["train", "{good}", "--epochs", "abc"], ["--epochs", "'abc'", "--help"]),
+    "bad model": (["train", "{good}", "--model", "transformer"], ["--model", "transformer"]),
+    "bad filter": (["stats", "{good}", "--min-user-interactions", "1"], ["at least 3"]),
+    "bad device": (["train", "{good}", "--device", "banana", "--epochs", "1"], ["device", "banana"]),
+    "no data given": (["train"], ["required"]),
+    "unknown command": (["fly"], ["invalid choice", "fly"]),
+    "tampered run": (["recommend", "{run}", "--history", "P0051"], ["weights.safetensors", "damaged"]),
+    "not a run dir": (["recommend", "{bad}", "--history", "P0051"], ["not a complete saved run"]),
+    "bad k": (["recommend", "{clean_run}", "--history", "P0051", "--k", "0"], ["k must be"]),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_results(repo_root, trained, small_csv, tmp_path_factory):
+    bad = tmp_path_factory.mktemp("bad")
+    _bad_files(bad)
+    run_dir = trained[0]
+    tampered = tmp_path_factory.mktemp("tampered") / "run"
+    shutil.copytree(run_dir, tampered)
+    w = tampered / "weights.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    fill = dict(bad=bad, good=small_csv, run=tampered, clean_run=run_dir)
+    commands = {case: [a.format(**fill) for a in args] for case, (args, _) in BAD_INPUTS.items()}
+    return run_many(repo_root, commands)
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_error_line(bad_results, case):
+    proc = bad_results[case]
+    assert proc.returncode == 2, (case, proc.returncode, proc.stderr)
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for w in BAD_INPUTS[case][1]:
+        assert w in lines[0], (case, lines[0])
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# --help
+# ------------------------------------------------------------------------------------------------------------------
+
+HELP_MENTIONS = {
+    None: ["train", "evaluate", "recommend", "stats", "gates"],
+    "train": ["--model", "--hidden-size", "--embedding-dim", "--layers", "--dropout", "--lr", "--epochs",
+              "--batch-size", "--max-len", "--patience", "--seed", "--k", "--exclude-seen", "--save", "--user-col",
+              "--item-col", "--time-col", "--min-user-interactions", "--max-events-per-user", "--remove-repeats",
+              "--event-types", "--min-rating", "default"],
+    "evaluate": ["RUN_DIR", "DATA.csv", "--exclude-seen", "--user-col"],
+    "recommend": ["RUN_DIR", "--history", "--k", "--exclude-seen"],
+    "stats": ["DATA.csv", "--time-col", "--min-user-interactions", "--min-item-count"],
+    "gates": ["RUN_DIR", "--history", "--top-units"],
+}
+
+
+@pytest.fixture(scope="module")
+def help_results(repo_root):
+    return run_many(repo_root, {cmd: ([cmd] if cmd else []) + ["--help"] for cmd in HELP_MENTIONS})
+
+
+@pytest.mark.parametrize("command", list(HELP_MENTIONS))
+def test_help_documents_the_options(help_results, command):
+    proc = help_results[command]
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage:")
+    for option in HELP_MENTIONS[command]:
+        assert option in proc.stdout, (command, option)

@@ -1,0 +1,174 @@
+"""Reliability: sane hyperparameter bounds, the memory budget (library, CLI, app), run files that could hurt
+(pickles, truncation, other format versions, mismatched shapes), atomic saves that survive a crash, and the
+training queue shared by many sessions (queue position, closed sessions, isolation)."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import seqrec  # noqa: E402
+from seqrec import SeqrecError, TrainConfig, load_run, save_run  # noqa: E402
+from seqrec.training import jobs
+from seqrec.runs import run as run_module  # noqa: E402
+from seqrec.cli import main as cli_main  # noqa: E402
+from seqrec.config import LIMITS  # noqa: E402
+from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
+    window_counts  # noqa: E402
+from seqrec.model.recurrent import SeqRecModel  # noqa: E402
+from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
+from seqrec.training.loop import training_windows  # noqa: E402
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "sample_data" / "interactions.csv"
+TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=1, batch_size=256, patience=0, seed=3)
+MB = 1 << 20
+
+
+def cli(args, capsys, env=None, monkeypatch=None) -> tuple[int, str, str]:
+    """Run the CLI in-process (same code path as `python -m seqrec`): exit code, stdout, stderr."""
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    code = cli_main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Memory estimate and budget
+# ------------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, layers", [("rnn", 1), ("gru", 2), ("lstm", 3)])
+def test_parameter_count_matches_the_real_model(model, layers):
+    cfg = TrainConfig(model=model, layers=layers, embedding_dim=12, hidden_size=20)
+    assert parameter_count(777, cfg) == SeqRecModel(777, cfg).parameter_count()
+
+
+def test_window_count_matches_how_training_cuts_sequences():
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 50, size=n) for n in [1, 2, 3, 10, 11, 12, 25, 40, 101]]
+    windows, _ = training_windows(seqs, 10)
+    lengths = np.array([len(s) for s in seqs])
+    assert window_counts(lengths, 10) == windows.shape
+
+
+def synthetic_split(n_items: int, n_users: int, length: int) -> SplitData:
+    rng = np.random.default_rng(0)
+    return SplitData(vocab=ItemVocab([f"i{i}" for i in range(n_items)]), users=np.arange(n_users),
+                     train=[rng.integers(1, n_items + 1, size=length) for _ in range(n_users)],
+                     valid_target=rng.integers(1, n_items + 1, size=n_users),
+                     test_target=rng.integers(1, n_items + 1, size=n_users))
+
+
+def test_estimate_is_within_a_factor_two_of_what_training_allocates():
+    """Peak RSS growth of one short training in a fresh process (logits-heavy config: ~450 MB) against the
+    estimate. bench/memory_estimate.py measures more shapes."""
+    import inspect
+
+    code = (
+        "import resource, sys, numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from seqrec import TrainConfig\n"
+        "from seqrec.data.split import ItemVocab, SplitData\n"
+        "from seqrec.training.budget import DataShape, estimate_training_memory\n"
+        "from seqrec.training.loop import train\n"
+        + inspect.getsource(synthetic_split) +
+        "split = synthetic_split(20_000, 300, 50)\n"
+        "cfg = TrainConfig(embedding_dim=32, hidden_size=64, batch_size=256, epochs=1, patience=0)\n"  # a whole epoch, never cut by a timer: load must not change what is measured
+        "train(synthetic_split(50, 50, 5), cfg.replace(embedding_dim=4, hidden_size=4))  # warm-up\n"
+        "before = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize()\n"
+        "est = estimate_training_memory(DataShape.of(split), cfg).total\n"
+        "train(split, cfg)\n"
+        "print(est, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)\n")
+    if not Path("/proc/self/statm").exists():
+        pytest.skip("needs /proc to read the resident size")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    estimate, measured = map(int, out.stdout.split()[-2:])
+    assert measured > 100 * MB, "the case must allocate enough to measure"
+    assert measured / 2 <= estimate <= measured * 2, (estimate / MB, measured / MB)
+
+
+def test_over_budget_training_is_refused_with_estimate_budget_and_a_fix_that_fits(monkeypatch):
+    split = synthetic_split(200_000, 100, 30)
+    cfg = TrainConfig(embedding_dim=128, hidden_size=256, batch_size=64)
+    monkeypatch.setenv("SEQREC_MEMORY_BUDGET_MB", "1000")
+    with pytest.raises(SeqrecError) as info:
+        seqrec.train_run(split, cfg)  # refused before any tensor is allocated
+    msg = str(info.value)
+    est = estimate_training_memory(DataShape.of(split), cfg).total
+    assert f"about {est / 2**20:,.0f} MB" in msg or f"about {est / 2**30:.1f} GB" in msg, msg
+    assert "1,000 MB allowed per training" in msg and "SEQREC_MEMORY_BUDGET_MB" in msg
+    assert "embedding size 32 and hidden size 64" in msg, msg  # the catalogue dominates: smaller layers
+    fixed = cfg.replace(embedding_dim=32, hidden_size=64)
+    assert check_training_memory(split, fixed).total <= 1000 * MB, "the suggested settings really fit"
+    assert "\n" not in msg
+
+
+def test_long_histories_over_budget_blame_the_recurrent_states_and_suggest_a_shorter_history():
+    """500 users with 5,000 items each at max_len 2,000: the batch's recurrent states, not the scores of a
+    300-item catalogue, take the memory, and the sentence says so and suggests a shorter history."""
+    shape = DataShape(300, np.full(500, 5000))
+    with pytest.raises(SeqrecError) as err:
+        check_training_memory(shape, TrainConfig(max_len=2000, batch_size=1024), budget=512 << 20)
+    msg = str(err.value)
+    assert "recurrent states" in msg and "use max history length" in msg, msg
+
+
+def test_a_bad_budget_setting_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("SEQREC_MEMORY_BUDGET_MB", "lots")
+    with pytest.raises(SeqrecError, match="SEQREC_MEMORY_BUDGET_MB must be a positive number of megabytes"):
+        check_training_memory(synthetic_split(10, 10, 5), TINY)
+
+
+def test_cli_refuses_an_over_budget_training_with_exit_2(capsys, monkeypatch):
+    code, out, err = cli(["train", SAMPLE, "--quiet", "--hidden-size", "1024", "--batch-size", "4096"], capsys,
+                         {"SEQREC_MEMORY_BUDGET_MB": "64"}, monkeypatch)
+    assert_one_error_line(code, err, "memory", "64 MB allowed per training", "use ")
+    assert out == ""
+
+
+def test_millions_of_unique_items_are_refused_quickly_without_gigabytes(tmp_path):
+    """A 1,000,000-item catalogue (every item seen once): loaded, then refused by the memory check before any
+    model is built. The child process reports its own peak memory."""
+    n_users = 250_000
+    users = np.repeat(np.arange(n_users), 4)
+    path = tmp_path / "million_items.csv"
+    with open(path, "w") as f:
+        f.write("user_id,item_id,timestamp\n")
+        f.write("".join(f"u{u},item{i},{1_700_000_000 + i % 4}\n" for i, u in enumerate(users)))
+    code = ("import resource, sys\n"
+            f"sys.path.insert(0, {str(ROOT)!r})\n"
+            "from seqrec.cli import main\n"
+            f"rc = main(['train', {str(path)!r}, '--quiet'])\n"
+            "print('peak_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+    env = {**os.environ, "SEQREC_MEMORY_BUDGET_MB": "2048"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    err = out.stderr.splitlines()
+    assert out.returncode == 2 and err[0].startswith("error: This training would need about"), out.stderr[-2000:]
+    assert "1,000,000-item catalogue" in err[0] and "2.0 GB allowed per training" in err[0]
+    peak_mb = int(err[-1].split()[-1])
+    assert peak_mb < 1500, f"refusing used {peak_mb} MB"
