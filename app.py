@@ -6,14 +6,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 
 import streamlit as st  # noqa: E402
 
-from seqrec.training.jobs import configure_threads  # noqa: E402
+from seqrec.runtime import configure_threads  # noqa: E402
 from studio import state  # noqa: E402
-from studio.nav import STEPS  # noqa: E402
+from studio.nav import PAGE, STEPS  # noqa: E402
 
 configure_threads()
 st.set_page_config(page_title="seqrec studio", page_icon=":material/neurology:", layout="wide")
 
-PAGES = [st.Page("views/home.py", title="Home", icon=":material/home:", default=True)] + [
+PAGES = [st.Page(PAGE["home"], title="Home", icon=":material/home:", default=True)] + [
     st.Page(page, title=title, icon=icon) for page, title, icon, _ in STEPS]
 
 nav = st.navigation(PAGES)

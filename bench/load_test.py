@@ -7,7 +7,7 @@ same moment; the shared worker pool queues them. Loopback only: no network, no b
 
 Reports: every session finished; every session's run identical (test metrics and every batch loss) to a solo run
 with the same seed; the queue positions people saw; peak memory of the process; wall time of N sessions against
-one. tests/test_load.py runs a small version of it. Figures go to RELIABILITY.md.
+one. tests/e2e/test_load.py runs a small version of it. Figures go to RELIABILITY.md.
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ if "SEQREC_HOME" not in os.environ:  # finished runs are auto-saved: keep the be
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from studio.nav import PAGE  # noqa: E402
 
 APP = str(ROOT / "app.py")
 
@@ -89,12 +91,12 @@ def one_session(csv: bytes | None, epochs: int | None, preset: str, start: threa
 
     at = AppTest.from_file(APP, default_timeout=timeout)
     step(at)
-    step(at, lambda a: a.switch_page("views/data.py"))
+    step(at, lambda a: a.switch_page(PAGE["data"]))
     if csv is not None:
         step(at, lambda a: a.radio(key="data_source").set_value("Upload CSV files"))
         step(at, lambda a: a.file_uploader(key="upload_interactions").set_value(("workshop.csv", csv, "text/csv")))
     step(at, lambda a: a.button(key="load_data").click())
-    step(at, lambda a: a.switch_page("views/train.py"))
+    step(at, lambda a: a.switch_page(PAGE["train"]))
     step(at, lambda a: a.selectbox(key="tf_preset").set_value(preset))
     if epochs is not None:
         step(at, lambda a: a.number_input(key="tf_epochs").set_value(epochs))

@@ -33,8 +33,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from seqrec import PRESETS, TrainConfig, leave_last_out, load_interactions, train_run  # noqa: E402
 from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
-from seqrec.training.loop import (NegativeSampler, batch_loss_backward, build_model, evaluate_model,  # noqa: E402
-                          length_bucketed_batches, train, training_windows)
+from seqrec.evaluation.protocol import evaluate_model  # noqa: E402
+from seqrec.model.losses import NegativeSampler  # noqa: E402
+from seqrec.training.loop import batch_loss_backward, build_model, length_bucketed_batches, train, training_windows  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "interactions.csv"
 SECTIONS = ("overhead", "padding", "output", "ingest", "eval", "recommend", "presets", "quality", "ui")
@@ -348,7 +349,8 @@ def bench_eval(quick: bool, tmp: Path) -> dict:
 
 def bench_recommend(quick: bool, tmp: Path) -> dict:
     """Top-20 for one 50-item history after load_run, median of many calls, for a 300- and a 40,000-item run."""
-    from seqrec.runs.run import Run, load_run, save_run
+    from seqrec.runs.files import load_run, save_run
+    from seqrec.runs.run import Run
 
     out = {}
     for n_items in (300, 40_000):

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from seqrec import TrainConfig, leave_last_out, load_interactions, train_run
-from seqrec.training.loop import evaluate_baselines
+from seqrec.evaluation.protocol import evaluate_baselines
 
 
 def _value(v: str):

@@ -21,8 +21,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PAGES = ["views/data.py", "views/train.py", "views/inside.py", "views/recommend.py", "views/why.py",
-         "views/compare.py", "views/runs.py"]
+from studio.nav import PAGE  # noqa: E402
+
+PAGES = [PAGE[p] for p in ("data", "train", "inside", "recommend", "why", "compare", "runs")]
 
 
 class Counters:
@@ -30,6 +31,7 @@ class Counters:
 
     def __init__(self):
         import seqrec.evaluation.metrics as metrics
+        import seqrec.evaluation.protocol as protocol
         import seqrec.runs.run as run
         import seqrec.training.loop as train
         from seqrec.model.recurrent import SeqRecModel
@@ -50,7 +52,7 @@ class Counters:
         wrap(train, "train", "trainings")
         wrap(run, "train", "trainings")
         wrap(metrics, "evaluate_scorer", "evaluations")
-        wrap(train, "evaluate_scorer", "evaluations")
+        wrap(protocol, "evaluate_scorer", "evaluations")
         wrap(SeqRecModel, "hidden_states", "forward_passes")
 
     def take(self) -> dict:
@@ -87,7 +89,7 @@ def measure_reruns(quick: bool = False) -> dict:
     os.environ.setdefault("SEQREC_HOME", home)  # the run library of this benchmark, not the user's
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
-    at.switch_page("views/train.py")
+    at.switch_page(PAGE["train"])
     at.run()
     at.button(key="train_start").click().run()
     job = at.session_state["job"]
@@ -103,20 +105,20 @@ def measure_reruns(quick: bool = False) -> dict:
             for page in PAGES:
                 _timed(at, steps, f"open {page}" + (" again" if r else ""),
                        lambda page=page: at.switch_page(page).run())
-        _timed(at, steps, "open views/compare.py", lambda: at.switch_page("views/compare.py").run())
+        _timed(at, steps, f"open {PAGE['compare']}", lambda: at.switch_page(PAGE["compare"]).run())
         _timed(at, steps, "compare: metric -> MRR", lambda: at.selectbox(key="cmp_metric").set_value("mrr").run())
         _timed(at, steps, "compare: K -> 10", lambda: at.selectbox(key="cmp_k").set_value(10).run())
-        _timed(at, steps, "open views/recommend.py", lambda: at.switch_page("views/recommend.py").run())
+        _timed(at, steps, f"open {PAGE['recommend']}", lambda: at.switch_page(PAGE["recommend"]).run())
         _timed(at, steps, "recommend: K -> 20", lambda: at.slider(key="rec_k").set_value(20).run())
         _timed(at, steps, "recommend: exclude seen", lambda: at.toggle(key="rec_exclude").set_value(True).run())
         _timed(at, steps, "recommend: another user",
                lambda: at.selectbox(key="rec_user").set_value(at.selectbox(key="rec_user").options[5]).run())
         _timed(at, steps, "recommend: other model",
                lambda: at.selectbox(key="rec_model").set_value(at.selectbox(key="rec_model").options[-1]).run())
-        _timed(at, steps, "open views/inside.py", lambda: at.switch_page("views/inside.py").run())
+        _timed(at, steps, f"open {PAGE['inside']}", lambda: at.switch_page(PAGE["inside"]).run())
         _timed(at, steps, "inside: another user",
                lambda: at.selectbox(key="inside_user").set_value(at.selectbox(key="inside_user").options[3]).run())
-        _timed(at, steps, "open views/train.py", lambda: at.switch_page("views/train.py").run())
+        _timed(at, steps, f"open {PAGE['train']}", lambda: at.switch_page(PAGE["train"]).run())
         _timed(at, steps, "open Home", lambda: at.switch_page("app.py").run())
     finally:
         _timed.counters.close()

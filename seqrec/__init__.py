@@ -4,21 +4,26 @@ The library knows nothing of Streamlit; the app and the CLI (`python -m seqrec`)
 """
 __version__ = "0.1.0"
 
+import importlib  # noqa: E402
+
 from seqrec.errors import SeqrecError  # noqa: E402
 from seqrec.config import TrainConfig, PRESETS  # noqa: E402
-from seqrec.data.prepare import (ColumnMap, Filters, Interactions, load_interactions, read_table, read_tables,  # noqa: E402
-                   guess_columns, resolve_columns, prepare, dataset_stats, load_item_metadata)
+from seqrec.data.columns import ColumnMap, guess_columns, resolve_columns  # noqa: E402
+from seqrec.data.metadata import load_item_metadata  # noqa: E402
+from seqrec.data.prepare import Filters, Interactions, load_interactions, prepare  # noqa: E402
+from seqrec.data.read import read_table, read_tables  # noqa: E402
 from seqrec.data.split import ItemVocab, SplitData, leave_last_out  # noqa: E402
+from seqrec.data.stats import dataset_stats  # noqa: E402
 
-_LAZY = {"Run", "train_run", "save_run", "load_run"}  # need torch: imported on first use, so the CLI's data
-# commands, --help and error messages start without paying for `import torch`
+# name -> module: these need torch, so they are imported on first use and the CLI's data commands, --help and error
+# messages start without paying for `import torch`
+_LAZY = {"Run": "seqrec.runs.run", "train_run": "seqrec.runs.run",
+         "save_run": "seqrec.runs.files", "load_run": "seqrec.runs.files"}
 
 
 def __getattr__(name):
     if name in _LAZY:
-        from seqrec.runs import run
-
-        return getattr(run, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'seqrec' has no attribute {name!r}")
 
 __all__ = ["SeqrecError", "TrainConfig", "PRESETS", "ColumnMap", "Filters", "Interactions", "load_interactions",
@@ -27,4 +32,4 @@ __all__ = ["SeqrecError", "TrainConfig", "PRESETS", "ColumnMap", "Filters", "Int
 
 
 def __dir__():
-    return sorted(set(globals()) | _LAZY)
+    return sorted(set(globals()) | set(_LAZY))

@@ -11,7 +11,19 @@ import os
 import sys
 from typing import Sequence
 
+import numpy as np
+
+# Everything imported here is free of torch (seqrec's package import already loads pandas and numpy), so
+# `python -m seqrec --help`, `stats` and every bad-input message start in well under a second. Modules that need
+# torch (training, scoring, tracing, the dataset fingerprint) are imported inside the commands that use them.
+from seqrec.config import SETTINGS, Setting, TrainConfig
+from seqrec.data.metadata import load_item_metadata
+from seqrec.data.prepare import Filters, load_interactions
+from seqrec.data.stats import dataset_stats
 from seqrec.errors import SeqrecError
+from seqrec.runs.bundle import looks_like_bundle, read_bundle, read_config
+from seqrec.runs.export import to_safe_csv
+from seqrec.runs.store import CLI_OWNER, DB_NAME, check_name, is_run_id, open_store, store_home
 
 EXIT_BAD_INPUT = 2
 
@@ -53,24 +65,45 @@ def _add_run_and_history(p: argparse.ArgumentParser) -> None:
 
 
 def _filters(a):
-    from seqrec.data.prepare import Filters
-
     return Filters(min_user_interactions=a.min_user_interactions, min_item_count=a.min_item_count,
                    max_events_per_user=a.max_events_per_user, remove_repeats=a.remove_repeats,
                    min_rating=a.min_rating, event_types=a.event_types)
 
 
 def _load(a, training: bool = True):
-    from seqrec.data.prepare import load_interactions
-
     return load_interactions(a.data, user=a.user_col, item=a.item_col, time=a.time_col, event=a.event_col,
                              rating=a.rating_col, filters=_filters(a), training=training)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from seqrec.config import TrainConfig
+def _bounds(s: Setting) -> str:
+    """The allowed values of a numeric setting, in words, e.g. `1 to 1024` or `above 0, up to 1`."""
+    lo, hi = (f"{s.lo}", f"{s.hi}") if s.integer else (f"{s.lo:g}", f"{s.hi:g}")
+    each = f"above {lo}, up to {hi}" if s.open_below else f"{lo} to {hi}"
+    return f"{s.count[0]} to {s.count[1]} values, each {each}" if s.kind == "ints" else each
 
-    d = TrainConfig()
+
+def _add_setting_options(group) -> None:
+    """One option per TrainConfig field, generated from its Setting: flag, type, choices, default and help (the
+    help text the app's form shows, plus the allowed values and the default). dest is the field's name."""
+    defaults = TrainConfig()
+    for name, s in SETTINGS.items():
+        default = getattr(defaults, name)
+        text = s.help.rstrip(".")
+        if s.kind == "switch":  # every switch defaults to off (validate() makes sure a config holds a bool)
+            group.add_argument(s.option, dest=name, action="store_true", help=s.help)
+        elif s.kind == "choice":
+            group.add_argument(s.option, dest=name, choices=s.choices, default=default,
+                               help=f"{text}. Default {default}.")
+        elif s.kind == "ints":
+            group.add_argument(s.option, dest=name, type=int, nargs="+", default=list(default), metavar=s.metavar,
+                               help=f"{text}. Allowed: {_bounds(s)}; default {' '.join(map(str, default))}.")
+        else:
+            shown = default if s.integer else f"{default:g}"
+            group.add_argument(s.option, dest=name, type=int if s.integer else float, default=default,
+                               metavar=s.metavar, help=f"{text}. Allowed: {_bounds(s)}; default {shown}.")
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqrec", description="Train and inspect RNN / LSTM / GRU next-item recommenders on an "
                 "interaction CSV (user, item, time). Every command prints one JSON object on stdout.")
     sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates,runs}", parser_class=_Parser)
@@ -81,27 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "item-transition baselines as JSON. Progress goes to stderr.")
     t.add_argument("data", nargs="+", metavar="DATA.csv", help="interaction CSV(s); several files with the same "
                    "columns are appended")
-    t.add_argument("--model", choices=["rnn", "lstm", "gru"], default=d.model, help=f"recurrent cell (default {d.model})")
-    h = t.add_argument_group("hyperparameters")
-    h.add_argument("--embedding-dim", type=int, default=d.embedding_dim, metavar="N", help=f"item embedding size (default {d.embedding_dim})")
-    h.add_argument("--hidden-size", type=int, default=d.hidden_size, metavar="N", help=f"recurrent state size (default {d.hidden_size})")
-    h.add_argument("--layers", type=int, default=d.layers, metavar="N", help=f"stacked recurrent layers (default {d.layers})")
-    h.add_argument("--dropout", type=float, default=d.dropout, metavar="F", help=f"dropout on embeddings and between layers, in [0, 1) (default {d.dropout})")
-    h.add_argument("--lr", type=float, default=d.lr, metavar="F", help=f"Adam learning rate (default {d.lr})")
-    h.add_argument("--weight-decay", type=float, default=d.weight_decay, metavar="F", help=f"Adam weight decay (default {d.weight_decay})")
-    h.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N", help=f"sequences per batch (default {d.batch_size})")
-    h.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help=f"maximum epochs; early stopping usually ends sooner (default {d.epochs})")
-    h.add_argument("--max-len", type=int, default=d.max_len, metavar="N", help=f"longest history the model reads; longer training sequences are cut into windows (default {d.max_len})")
-    h.add_argument("--grad-clip", type=float, default=d.grad_clip, metavar="F", help=f"gradient norm clipping, 0 = off (default {d.grad_clip})")
-    h.add_argument("--patience", type=int, default=d.patience, metavar="N", help=f"stop after N epochs without a better validation Recall@K, 0 = never (default {d.patience})")
-    h.add_argument("--max-minutes", type=float, default=d.max_minutes, metavar="F", help=f"stop training after F minutes, keeping the best weights so far; 0 = no limit (default {d.max_minutes:g})")
-    h.add_argument("--loss", choices=["full", "sampled"], default=d.loss, help=f"full: softmax over every item (exact); sampled: softmax over the target and --negatives popularity-drawn items, many times faster on large catalogues at some accuracy cost, see BENCHMARKS.md (default {d.loss})")
-    h.add_argument("--negatives", type=int, default=d.negatives, metavar="N", help=f"negatives per batch for --loss sampled (default {d.negatives})")
-    h.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed; the same seed gives the same numbers on CPU (default {d.seed})")
-    h.add_argument("--k", type=int, nargs="+", default=list(d.ks), metavar="K", help="cut-offs for the metrics (default 10 20)")
-    t.add_argument("--exclude-seen", action="store_true", help="never recommend (or count as hits) items the user already interacted with")
+    _add_setting_options(t.add_argument_group("run settings (the app's Train form offers the same ones)"))
     t.add_argument("--config", metavar="FILE", help="start from the settings in a run config JSON (downloaded from the "
-                   "Runs page, or a saved run's config.json); options given here override the file")
+                   "app's run library, or a saved run's config.json); options given here override the file")
     t.add_argument("--save", metavar="DIR", help="save the trained run (config, vocabulary, weights, metrics) to this folder")
     t.add_argument("--store", action="store_true", help="also keep the run in the run library ($SEQREC_HOME, "
                    "default ./.seqrec), listed by `python -m seqrec runs`")
@@ -166,7 +181,7 @@ class _TqdmProgress:
     def on_batch(self, info):
         if not self.enabled:
             return
-        from tqdm import tqdm
+        from tqdm import tqdm  # only a training with its progress bar on needs it
 
         if self.bar is None:
             self.bar = tqdm(total=info.n_batches, desc=f"epoch {info.epoch}", file=sys.stderr, leave=False,
@@ -199,36 +214,29 @@ def _explicit_options(argv: Sequence[str]) -> set[str]:
 
 def train_config(a):
     """TrainConfig from the defaults, then the --config file, then the options typed on the command line."""
-    from dataclasses import fields
-
-    from seqrec.config import TrainConfig
-
     values, doc = {}, {}
     explicit = None
     if a.config:
-        from seqrec.runs.bundle import read_config
-
         values, doc = read_config(a.config)
         explicit = _explicit_options(a.argv)
-    for f in fields(TrainConfig):
-        dest = "k" if f.name == "ks" else f.name
-        if hasattr(a, dest) and (explicit is None or dest in explicit or f.name not in values):
-            values[f.name] = tuple(a.k) if dest == "k" else getattr(a, dest)
+    for name in SETTINGS:  # every field has an option whose dest is the field's name
+        if explicit is None or name in explicit or name not in values:
+            values[name] = getattr(a, name)
     return TrainConfig(**values).validate(), doc
 
 
 def cmd_train(a) -> dict:
     config, doc = train_config(a)
     data = _load(a)
+    # torch loads only now, once the settings and the data are known to be good (a bad value is reported at once)
     from seqrec.data.dataset import interactions_fingerprint
-    from seqrec.runs.run import dataset_summary, save_run, train_run  # torch loads only once the settings and data are good
+    from seqrec.runs.files import save_run
+    from seqrec.runs.run import dataset_summary, train_run
 
     dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
                "fingerprint": interactions_fingerprint(data)}
     store, name = None, a.name or doc.get("name")
     if a.store or a.publish:  # a bad name or an unusable library is reported now, not after a long training
-        from seqrec.runs.store import check_name, open_store
-
         store, name = open_store(), (check_name(name) if name else None)
     recorded = (doc.get("dataset") or {}).get("fingerprint") if isinstance(doc.get("dataset"), dict) else None
     if recorded and recorded != dataset["fingerprint"]:
@@ -242,8 +250,6 @@ def cmd_train(a) -> dict:
     if a.save:
         out["saved_to"] = a.save
     if store is not None:
-        from seqrec.runs.store import CLI_OWNER
-
         rec = store.save(run, CLI_OWNER, published=a.publish)
         out["store_id"], out["store"] = rec.id, str(store.home)
     return out
@@ -251,23 +257,20 @@ def cmd_train(a) -> dict:
 
 def load_run_arg(ref: str):
     """A run from a saved folder, a bundle zip, or a run-library id (in that order)."""
-    from seqrec.runs.bundle import looks_like_bundle, read_bundle
-    from seqrec.runs.run import load_run
+    from seqrec.runs.files import load_run  # torch: only the commands that use a run pay for it
 
     if os.path.isdir(ref):
         return load_run(ref)
     if looks_like_bundle(ref) or (os.path.isfile(ref) and ref.lower().endswith(".zip")):
         return read_bundle(ref)  # a damaged or foreign .zip gets the bundle's own sentence
     if not os.path.exists(ref):
-        from seqrec.runs.store import DB_NAME, is_run_id, open_store, store_home
-
         if is_run_id(ref) and (store_home() / DB_NAME).exists():
             return open_store().load(ref)
     return load_run(ref)  # its own sentence for a missing folder, a stray file or a pickle
 
 
 def cmd_evaluate(a) -> dict:
-    from seqrec.evaluation.protocol import evaluate_run_on
+    from seqrec.evaluation.protocol import evaluate_run_on  # torch: scores a model
 
     run = load_run_arg(a.run_dir)
     data = _load(a)
@@ -286,8 +289,6 @@ def cmd_recommend(a) -> dict:
         data = _load(a, training=False)  # bad data is reported before the model loads
         items = None
         if a.items:
-            from seqrec.data.prepare import load_item_metadata
-
             items = load_item_metadata(a.items)
         run = load_run_arg(a.run_dir)
         return recommend_all_users(run, data, a.k, a.exclude_seen, items, a.out)
@@ -297,8 +298,7 @@ def cmd_recommend(a) -> dict:
 
 def recommend_all_users(run, data, k: int, exclude_seen: bool, items, out: str) -> dict:
     """Write the top-k for every user to `out` (spreadsheet-safe CSV) and return a summary."""
-    from seqrec.runs.explore import top_k_for_all_users
-    from seqrec.runs.export import to_safe_csv
+    from seqrec.runs.recommend import top_k_for_all_users  # torch: scores every user
 
     titles = None
     if items is not None:
@@ -315,21 +315,17 @@ def recommend_all_users(run, data, k: int, exclude_seen: bool, items, out: str) 
 
 
 def cmd_stats(a) -> dict:
-    from seqrec.data.prepare import dataset_stats
-
     return dataset_stats(_load(a))
 
 
 def cmd_gates(a) -> dict:
-    from seqrec.inspect.gates import trace_history_json
+    from seqrec.inspect.gates import trace_history_json  # torch: replays the recurrent weights
 
     run = load_run_arg(a.run_dir)
     return trace_history_json(run, a.history, top_units=a.top_units)
 
 
 def cmd_runs(a) -> dict:
-    from seqrec.runs.store import open_store
-
     store = open_store()
     for ref, action in ((a.delete, "delete"), (a.publish, "publish"), (a.unpublish, "unpublish")):
         if ref:
@@ -379,8 +375,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _json_default(o):
-    import numpy as np
-
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

@@ -1,4 +1,9 @@
-"""One typed config describes a training run: the UI, the CLI, saved runs and the tests all use it."""
+"""One typed config describes a training run: the UI, the CLI, saved runs and the tests all use it.
+
+Each TrainConfig field carries a `Setting` (its label, help text, limits, form step and format, CLI flag) in the
+field's metadata. validate(), the CLI's `train` flags (seqrec/cli.py) and the app's Train form
+(studio/train_form.py) are all generated from these, so the three can never disagree about a limit again.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,53 +13,120 @@ from seqrec.errors import SeqrecError
 
 CELLS = ("rnn", "lstm", "gru")
 LOSSES = ("full", "sampled")  # sampled: softmax over popularity-drawn negatives, for large catalogues
-
-# Sane bounds (inclusive) for every numeric setting. Beyond them a CPU training is either pointless (dropout 0.95
-# keeps 1 unit in 20; lr > 1 diverges under Adam) or unbounded in cost (hidden 4096 is 200 MB of recurrent weights
-# per layer; 8 stacked layers of a next-item RNN do not train better than 2). The memory estimate (memory.py) then
-# checks what the data adds (catalogue size, sequence lengths) against the machine's budget.
-LIMITS: dict[str, tuple[float, float]] = {
-    "embedding_dim": (1, 1024),
-    "hidden_size": (1, 1024),
-    "layers": (1, 4),
-    "dropout": (0.0, 0.9),
-    "lr": (0.0, 1.0),  # open below: lr must be > 0
-    "weight_decay": (0.0, 1.0),
-    "batch_size": (1, 4096),
-    "epochs": (1, 1000),
-    "max_len": (2, 2000),
-    "grad_clip": (0.0, 1000.0),
-    "patience": (0, 1000),
-    "max_minutes": (0.0, 1440.0),  # a day
-    "seed": (0, 2**32 - 1),
-}
-INT_FIELDS = {"embedding_dim", "hidden_size", "layers", "batch_size", "epochs", "max_len", "patience", "seed"}
-OPEN_BELOW = {"lr"}
 MAX_K = 1000
+KINDS = ("int", "float", "choice", "ints", "switch")  # ints: a tuple of whole numbers (the K values)
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What one TrainConfig field means and allows. `help` is one text for `--help` and the form's tooltip."""
+
+    kind: str  # one of KINDS
+    label: str  # the form's label
+    help: str  # whole sentences; the CLI appends the range and the default
+    lo: float | None = None  # inclusive bounds (ints, floats, and each K value)
+    hi: float | None = None
+    open_below: bool = False  # lo itself is refused (a learning rate must be > 0)
+    step: float = 1  # the form's +/- step
+    fmt: str | None = None  # the form's printf-style display format (floats)
+    choices: tuple[str, ...] = ()
+    count: tuple[int, int] | None = None  # for "ints": how many values
+    flag: str = ""  # the CLI flag; "--" + the field name with dashes when empty
+    noun: str = ""  # how a message names the field; the field name with spaces when empty
+    name: str = ""  # filled in from the field (SETTINGS below)
+
+    @property
+    def integer(self) -> bool:
+        return self.kind in ("int", "ints")
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def metavar(self) -> str | None:
+        return {"int": "N", "float": "F", "ints": "K"}.get(self.kind)  # choices show their values instead
+
+    def problem(self, v) -> str | None:
+        """The sentence validate() reports for a bad value `v`, or None when `v` is allowed."""
+        noun = self.noun or self.name.replace("_", " ")
+        if self.kind == "int":
+            if isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi:
+                return f"{noun} must be a whole number between {self.lo} and {self.hi} (got {v!r})"
+        elif self.kind == "float":
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # v == v: not NaN
+            if not ok or not (v > self.lo if self.open_below else v >= self.lo) or v > self.hi:
+                return f"{noun} must be a number in {'(' if self.open_below else '['}{self.lo}, {self.hi}] (got {v!r})"
+        elif self.kind == "choice":
+            allowed = " or ".join(self.choices) if len(self.choices) == 2 else "one of " + ", ".join(self.choices)
+            if v not in self.choices:
+                return f"{noun} must be {allowed} (got {v!r})"
+        elif self.kind == "ints":
+            few, many = self.count
+            if not isinstance(v, tuple) or not few <= len(v) <= many or \
+                    any(isinstance(k, bool) or not isinstance(k, int) or not self.lo <= k <= self.hi for k in v):
+                return f"{noun} must be {few} to {many} whole numbers between {self.lo} and {self.hi} (got {v!r})"
+        elif not isinstance(v, bool):  # "switch"
+            return f"{noun} must be true or false (got {v!r})"
+        return None
+
+
+def _field(default, kind: str, label: str, help: str, **spec):
+    """A dataclass field whose metadata holds its Setting."""
+    assert kind in KINDS, kind
+    return dataclasses.field(default=default, metadata={"setting": Setting(kind, label, help, **spec)})
+
+
+# The bounds (inclusive) are sane limits for every numeric setting. Beyond them a CPU training is either pointless
+# (dropout 0.95 keeps 1 unit in 20; lr > 1 diverges under Adam) or unbounded in cost (hidden 4096 is 200 MB of
+# recurrent weights per layer; 8 stacked layers of a next-item RNN do not train better than 2). The memory estimate
+# (training/budget.py) then checks what the data adds (catalogue size, sequence lengths) against the machine's budget.
+# The app's form offers exactly these bounds, so it cannot build a config that validate() refuses.
 @dataclass
 class TrainConfig:
     """Hyperparameters of one training run. Defaults were chosen by experiment (see BENCHMARKS.md)."""
 
-    model: str = "gru"
-    embedding_dim: int = 64
-    hidden_size: int = 128
-    layers: int = 1
-    dropout: float = 0.5
-    lr: float = 0.005
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    epochs: int = 100
-    max_len: int = 200
-    grad_clip: float = 5.0
-    patience: int = 10
-    max_minutes: float = 4.0
-    seed: int = 42
-    ks: tuple[int, ...] = (10, 20)
-    exclude_seen: bool = False
-    loss: str = "full"
-    negatives: int = 512  # negatives per batch for loss="sampled"
+    model: str = _field("gru", "choice", "Recurrent cell", choices=CELLS,
+                        help="RNN: plain recurrence. LSTM and GRU: gated cells that keep a longer memory.")
+    embedding_dim: int = _field(64, "int", "Embedding size", "Length of the vector that represents each item.",
+                                lo=1, hi=1024, step=4)
+    hidden_size: int = _field(128, "int", "Hidden size", "Size of the recurrent state that summarises the history.",
+                              lo=1, hi=1024, step=4)
+    layers: int = _field(1, "int", "Layers", "Stacked recurrent layers; more can learn more, but train slower.",
+                         lo=1, hi=4)
+    dropout: float = _field(0.5, "float", "Dropout", "Share of units dropped on the embeddings and between layers "
+                            "during training, against overfitting.", lo=0.0, hi=0.9, step=0.05, fmt="%.2f")
+    # six decimals: the form's smallest learning rate (the bound itself is open) is then 0.000001
+    lr: float = _field(0.005, "float", "Learning rate", "Adam learning rate (step size); too high diverges, too low "
+                       "is slow.", lo=0.0, hi=1.0, open_below=True, step=0.0005, fmt="%.6f")
+    weight_decay: float = _field(0.0, "float", "Weight decay", "Adam weight decay, an L2 penalty on the weights "
+                                 "(0 = off).", lo=0.0, hi=1.0, step=0.0001, fmt="%.4f")
+    batch_size: int = _field(64, "int", "Batch size", "Sequences per optimisation step.", lo=1, hi=4096, step=8)
+    epochs: int = _field(100, "int", "Max epochs", "Upper limit on passes over the data; early stopping usually "
+                         "ends sooner.", lo=1, hi=1000)
+    max_len: int = _field(200, "int", "Max history length", "Longest history the model reads: only the most recent "
+                          "items are fed in, and longer training sequences are cut into windows.", lo=2, hi=2000)
+    grad_clip: float = _field(5.0, "float", "Gradient clipping", "Largest gradient norm allowed (0 = off).",
+                              lo=0.0, hi=1000.0, step=0.5, fmt="%.1f")
+    patience: int = _field(10, "int", "Early-stopping patience", "Stop after this many epochs without a better "
+                           "validation Recall@K (0 = never stop early).", lo=0, hi=1000)
+    max_minutes: float = _field(4.0, "float", "Time limit (minutes)", "Training stops after this many minutes and "
+                                "keeps the best weights so far (0 = no limit).", lo=0.0, hi=1440.0, step=0.5,
+                                fmt="%.1f")  # 1440: a day
+    seed: int = _field(42, "int", "Seed", "Random seed: the same seed and settings give the same run (the same "
+                       "numbers on CPU).", lo=0, hi=2**32 - 1)  # numpy's seed range
+    ks: tuple[int, ...] = _field((10, 20), "ints", "Evaluate at K", "Cut-offs K for Recall@K, MRR@K and NDCG@K; the "
+                                 "largest drives early stopping.", lo=1, hi=MAX_K, count=(1, 10), flag="--k",
+                                 noun="K values")
+    exclude_seen: bool = _field(False, "switch", "Exclude items already seen from recommendations",
+                                "Never recommend (or count as hits) items the user already interacted with: good "
+                                "for shops where people rarely re-buy, off when repeats are common.")
+    loss: str = _field("full", "choice", "Loss", "Full: every item is scored at every step (exact; best below "
+                       "~10,000 items). Sampled: each target against the sampled negatives, drawn by popularity: many "
+                       "times faster on large catalogues for a small accuracy cost (see BENCHMARKS.md).",
+                       choices=LOSSES)
+    negatives: int = _field(512, "int", "Sampled negatives", "With the sampled loss: items scored against each "
+                            "target per batch (drawn by popularity).", lo=1, hi=100_000, step=64)
 
     def __post_init__(self):
         if isinstance(self.ks, (list, tuple)):
@@ -66,40 +138,8 @@ class TrainConfig:
         return max(self.ks)
 
     def validate(self) -> "TrainConfig":
-        """Collect every nonsense value and raise one SeqrecError naming them all (or return self)."""
-        problems = []
-
-        def need_int(name, lo, hi=None):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
-                rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-                problems.append(f"{name.replace('_', ' ')} must be a whole number {rng} (got {v!r})")
-
-        def need_float(name, lo, hi, lo_open=False, hi_open=False):
-            v = getattr(self, name)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-            if ok:
-                ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-            if not ok:
-                lb = "(" if lo_open else "["
-                rb = ")" if hi_open else "]"
-                problems.append(f"{name.replace('_', ' ')} must be a number in {lb}{lo}, {hi}{rb} (got {v!r})")
-
-        if self.model not in CELLS:
-            problems.append(f"model must be one of rnn, lstm, gru (got {self.model!r})")
-        if self.loss not in LOSSES:
-            problems.append(f"loss must be full or sampled (got {self.loss!r})")
-        need_int("negatives", 1, 100_000)
-        for name, (lo, hi) in LIMITS.items():
-            if name in INT_FIELDS:
-                need_int(name, lo, hi)
-            else:
-                need_float(name, lo, hi, lo_open=name in OPEN_BELOW)
-        if not isinstance(self.ks, tuple) or not self.ks or len(self.ks) > 10 or \
-                any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K for k in self.ks):
-            problems.append(f"K values must be 1 to 10 whole numbers between 1 and {MAX_K} (got {self.ks!r})")
-        if not isinstance(self.exclude_seen, bool):
-            problems.append(f"exclude seen must be true or false (got {self.exclude_seen!r})")
+        """Collect every nonsense value and raise one SeqrecError naming them all, in field order (or return self)."""
+        problems = [p for name, s in SETTINGS.items() if (p := s.problem(getattr(self, name)))]
         if problems:
             raise SeqrecError("Invalid training settings: " + "; ".join(problems) + ".")
         return self
@@ -121,6 +161,12 @@ class TrainConfig:
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
+
+SETTINGS: dict[str, Setting] = {f.name: dataclasses.replace(f.metadata["setting"], name=f.name)
+                                for f in fields(TrainConfig)}
+# Derived views kept for code that reads them: the bounds of every numeric setting (lr's lower bound is open).
+LIMITS: dict[str, tuple[float, float]] = {name: (s.lo, s.hi) for name, s in SETTINGS.items()
+                                          if s.kind in ("int", "float")}
 
 PRESETS: dict[str, dict] = {
     "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.2, lr=0.01, batch_size=64, epochs=10, patience=3),

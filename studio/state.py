@@ -5,14 +5,18 @@ sample dataset, which is derived purely from files shipped with the app (same co
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import seqrec
 from seqrec.training import jobs
 from seqrec.data.dataset import Dataset, sample_dataset
+from seqrec.runs.store import open_store
 from studio.textsafe import md_escape
 
 DATASET = "dataset"
@@ -112,8 +116,6 @@ def set_job(job) -> None:
 
 def browser_session() -> str | None:
     """Streamlit's id of this browser session (the owner of its training job); None outside a Streamlit run."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else None
 
@@ -121,8 +123,6 @@ def browser_session() -> str | None:
 def streamlit_session_exists(session_id: str) -> bool:
     """Whether a browser session is connected, or disconnected but still kept for a reconnect (Streamlit keeps it
     about two minutes). The reaper stops the training jobs of sessions for which this turns False."""
-    from streamlit import runtime
-
     if not runtime.exists():  # AppTest and scripts: no server, no sessions to lose
         return True
     rt = runtime.get_instance()
@@ -140,8 +140,6 @@ def start_job(dataset: Dataset, config: seqrec.TrainConfig, name: str | None) ->
 def raw_table(files: list[tuple[str, bytes | str]]):
     """The raw table of the chosen files, read once and kept in this session only (not in a process-wide cache),
     so a closed session's uploads are freed with it. Keyed by names and content."""
-    import hashlib
-
     h = hashlib.sha1()
     for name, data in files:
         h.update(name.encode("utf-8", "replace") + b"\0")
@@ -156,6 +154,17 @@ def raw_table(files: list[tuple[str, bytes | str]]):
         st.session_state["_raw_table"] = (key, table)
         kept = st.session_state["_raw_table"]
     return kept[1]
+
+
+def cached(kind: str, owner, compute, *params):
+    """Per-session cache keyed by the identity of `owner` (a run or a dataset: the object itself, not its name,
+    which can change), so a page rerun reuses projections and profiles instead of recomputing them."""
+    store = st.session_state.setdefault("_why_cache", {})
+    key = (kind, id(owner), *params)
+    hit = store.get(key)
+    if hit is None or hit[0] is not owner:
+        hit = store[key] = (owner, compute())
+    return hit[1]
 
 
 def training_active() -> bool:
@@ -224,8 +233,6 @@ def session_id() -> str:
 
 def run_store():
     """The run library under SEQREC_HOME, shared by every session of this process (short connections per call)."""
-    from seqrec.runs.store import open_store
-
     return open_store()
 
 

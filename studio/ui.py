@@ -1,5 +1,5 @@
-"""Small Streamlit helpers shared by the pages: friendly error display, consistent table formatting, the demo-run
-offer of an empty page and the user/history picker."""
+"""Small Streamlit helpers shared by the pages: friendly error display, consistent table formatting, charts with
+their explanation, a verdict box, the demo-run offer of an empty page and the user/history picker."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -7,8 +7,10 @@ from contextlib import contextmanager
 import streamlit as st
 
 from seqrec import SeqrecError
-from seqrec.runs.explore import find_users, user_item_ids
+from seqrec.data.users import find_users, user_item_ids
+from seqrec.evaluation.compare import Verdict
 from seqrec.inspect.gates import quick_demo_runs
+from studio.nav import PAGE
 from studio.textsafe import md_escape
 from studio import state
 
@@ -44,6 +46,34 @@ def show_recommendations(table, height: int | None = None) -> None:
                  height=height or "auto")
 
 
+def chart(fig, key: str) -> None:
+    """A Plotly figure across the full width of its column."""
+    st.plotly_chart(fig, width="stretch", key=key)
+
+
+def chart_with_text(fig, key: str, text: str) -> None:
+    """A chart with its plain-language explanation beside it."""
+    c_fig, c_text = st.columns([4, 1])
+    with c_fig:
+        chart(fig, key)
+    c_text.markdown(text)
+
+
+def show_verdict(verdict: Verdict, with_icon: bool = False) -> None:
+    """A run's verdict against the best baseline: green when it beats it, amber otherwise (decided by the outcome,
+    never by the words of the sentence)."""
+    box = st.success if verdict.beats else st.warning
+    if with_icon:
+        box(md_escape(verdict.sentence), icon=":material/emoji_events:" if verdict.beats else ":material/info:")
+    else:
+        box(md_escape(verdict.sentence))
+
+
+def link_to_train(label: str = "Go to Train") -> None:
+    """The link an empty page offers: train a run first."""
+    st.page_link(PAGE["train"], label=label, icon=":material/model_training:")
+
+
 def _joined(words: list[str]) -> str:
     """["RNN", "LSTM", "GRU"] -> "RNN, LSTM and GRU"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -63,7 +93,7 @@ def offer_quick_demo(message: str, cells, key: str, have_runs) -> None:
         if have_runs():
             st.rerun()
     with c2:
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+        link_to_train()
     st.stop()
 
 

@@ -83,7 +83,7 @@ def fast_config() -> TrainConfig:
 @pytest.fixture(scope="session")
 def sample_baselines(sample_split):
     """Baseline test metrics, computed once and handed to every train_run below."""
-    from seqrec.training.loop import evaluate_baselines
+    from seqrec.evaluation.protocol import evaluate_baselines
 
     return evaluate_baselines(sample_split, FAST_CONFIG.ks, FAST_CONFIG.exclude_seen)
 

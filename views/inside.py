@@ -1,29 +1,15 @@
 """Inside the network: every gate of a trained RNN / LSTM / GRU over one history, with plain-language notes."""
 import streamlit as st
 
-from seqrec import SeqrecError
 from studio.figures import gates as gf
 from studio.copy import RNN_NOTE, cell_intro, gate_text, view_text
-from seqrec.inspect.gates import responsive_units, shared_history, trace_history
+from seqrec.inspect.gates import responsive_units, trace_history
+from studio.inside import TOP_N, lstm_vs_gru
 from studio.textsafe import md_escape
 from studio import state
-from studio.ui import friendly_errors, offer_quick_demo, pick_user_history
+from studio.ui import chart_with_text, friendly_errors, offer_quick_demo, pick_user_history
 
-TOP_N = 20
 FROM_USER, BY_HAND = "A user from the data", "A history I build"
-
-
-def chart(fig, key):
-    st.plotly_chart(fig, width="stretch", key=key)
-
-
-def chart_with_text(fig, key, text):
-    """A chart with its plain-language explanation beside it."""
-    c_fig, c_text = st.columns([4, 1])
-    with c_fig:
-        chart(fig, key)
-    c_text.markdown(text)
-
 
 st.title(":material/neurology: Inside the network")
 st.caption("Pick a trained run and a history, and see what every gate of the recurrent network does with each "
@@ -103,32 +89,4 @@ with tab_change:
 with tab_compare:
     st.subheader("Same history, LSTM vs GRU")
     st.caption(view_text("compare"))
-    lstms = [r for r in runs if r.config.model == "lstm"]
-    grus = [r for r in runs if r.config.model == "gru"]
-    if not lstms or not grus:
-        st.info("This needs one LSTM run and one GRU run in this session; train the missing one on the Train page "
-                "(or use the quick demo button when there are no runs).", icon=":material/info:")
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-    else:
-        c1, c2 = st.columns(2)
-        pair = [lstms[c1.selectbox("LSTM run", range(len(lstms)), key="inside_cmp_lstm",
-                                   format_func=lambda i: lstms[i].name)],
-                grus[c2.selectbox("GRU run", range(len(grus)), key="inside_cmp_gru",
-                                  format_func=lambda i: grus[i].name)]]
-        common = shared_history(pair, history)
-        traces = None
-        with friendly_errors("Tracing both runs"):
-            if not common:
-                raise SeqrecError("The two runs share no item of this history; pick another user or other "
-                                  "items.")
-            traces = [trace_history(r, common) for r in pair]
-        if traces:
-            chart(gf.compare_hidden_change(traces, [r.name for r in pair], label), "inside_cmp_change")
-            keep_gate = {"lstm": "forget", "gru": "update"}
-            for col, r, t in zip((c1, c2), pair, traces):
-                with col:
-                    chart(gf.gate_heatmap(t, keep_gate[t.cell], t.n_layers - 1,
-                                          responsive_units(t.gate("hidden", -1), TOP_N), label),
-                          f"inside_cmp_keep_{t.cell}")
-                    st.caption(gate_text(t.cell, keep_gate[t.cell]))
-                    chart(gf.gate_means_chart(t, t.n_layers - 1, label), f"inside_cmp_means_{t.cell}")
+    lstm_vs_gru(runs, history, label)

@@ -1,22 +1,24 @@
 """Recommend page: top-K for a user, for a hand-built history, and the same history through every model."""
 import streamlit as st
 
-from seqrec.runs import explore
+from seqrec.data.users import find_users
+from seqrec.runs import recommend
+from studio.tables import recommendations_table, user_history
 from studio.textsafe import md_escape
 from studio import state
-from studio.ui import friendly_errors, show_recommendations
+from studio.ui import friendly_errors, link_to_train, show_recommendations
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/recommend: Recommend")
 ds = state.current_dataset()
 runs = state.runs_for_current_dataset()
-sources = explore.scoring_sources(runs, ds)
+sources = recommend.scoring_sources(runs, ds)
 st.caption("What would each model recommend next? Runs trained in this session on the current data are listed "
            "first, then the two baselines (always available).")
 if not runs:
     st.info("No trained run on this data yet, so only the baselines are listed. Train one in a few seconds:",
             icon=":material/info:")
-    st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
+    link_to_train("Train a model")
 
 c = st.columns([3, 2, 2])
 names = list(sources)
@@ -29,7 +31,7 @@ exclude = c[2].toggle("Exclude items already seen", key="rec_exclude",
                       help="Never recommend an item that is already in the history.")
 source = sources[model_name]
 st.download_button(f"Top {k} for every user (CSV)", key="rec_all_users_csv", icon=":material/download:",
-                   data=lambda: explore.all_users_csv(source, ds, k, exclude), file_name=f"seqrec_top{k}_all_users.csv",
+                   data=lambda: recommend.all_users_csv(source, ds, k, exclude), file_name=f"seqrec_top{k}_all_users.csv",
                    mime="text/csv", on_click="ignore",
                    help="The chosen model's top K after each user's whole history (what to show them next): columns "
                         "user, rank, item, score (probability) and title. Built when you click.")
@@ -41,17 +43,17 @@ with tab_user:
     find, pick = st.columns([1, 2])
     query = find.text_input("Find a user", key="rec_query", placeholder="part of a user ID",
                             help="Searches every user ID; the list shows up to 5,000 matches.")
-    users = explore.find_users(ds, query, limit=5000)
+    users = find_users(ds, query, limit=5000)
     if not users:
         find.warning("No user ID contains that text; showing all users.")
-        users = explore.find_users(ds, "", limit=5000)
+        users = find_users(ds, "", limit=5000)
     if st.session_state.get("rec_user") not in users:
         st.session_state["rec_user"] = users[0]
     user = pick.selectbox("User (type to search)", users, key="rec_user",
                           help=f"{len(users):,} of {ds.stats['users']:,} users listed; use Find a user to narrow.")
-    hist = explore.user_history(ds, user)
+    hist = user_history(ds, user)
     with friendly_errors("Recommending"):
-        rec = explore.recommend_for_user(source, ds, user, k, exclude)
+        rec = recommend.recommend_for_user(source, ds, user, k, exclude)
         left, right = st.columns(2)
         with left:
             st.markdown(f"**History of {md_escape(user)}** · {len(hist)} items, oldest first")
@@ -60,7 +62,7 @@ with tab_user:
                          column_config={"#": st.column_config.NumberColumn(width="small")})
         with right:
             st.markdown(f"**Top {k} from {md_escape(model_name)}** · from everything before the held-out item")
-            show_recommendations(rec.table)
+            show_recommendations(recommendations_table(ds, rec.recommendations, rec.held_out_item))
             (st.success if rec.hit else st.info)(md_escape(rec.sentence()), icon=":material/target:")
 
 with tab_whatif:
@@ -77,7 +79,8 @@ with tab_whatif:
     if history:
         st.caption("Reads as: " + "  →  ".join(md_escape(ds.item_title(i)) for i in history))
         with friendly_errors("Recommending"):
-            show_recommendations(explore.recommend_history(source, ds, history, k, exclude))
+            show_recommendations(recommendations_table(ds, recommend.recommend_history(source, ds, history, k,
+                                                                                       exclude)))
     else:
         st.info("Pick at least one item to get recommendations.", icon=":material/touch_app:")
 
@@ -93,13 +96,13 @@ with tab_side:
         st.info("The history is empty: pick items in the *What if* tab.", icon=":material/touch_app:")
     else:
         with friendly_errors("Recommending"):
-            tables = explore.side_by_side(runs, ds, side_history, k, exclude)
+            tops = recommend.side_by_side(runs, ds, side_history, k, exclude)
             per_row = 4
-            names_ = list(tables)
+            names_ = list(tops)
             for start in range(0, len(names_), per_row):
                 cols = st.columns(per_row)
                 for col, name in zip(cols, names_[start:start + per_row]):
                     with col.container(border=True):
                         st.markdown(f"**{md_escape(name)}**")
-                        t = tables[name][["Rank", "Item", "Score"]]
+                        t = recommendations_table(ds, tops[name])[["Rank", "Item", "Score"]]
                         show_recommendations(t)

@@ -1,14 +1,15 @@
 """Train page: settings form, a background training with live progress and a Stop button, and the finished run."""
 import streamlit as st
 
-from studio.figures import charts as figures
+from studio.figures import training as figures
 from seqrec.runs.bundle import config_from_file
-from seqrec.runs.explore import baseline_verdict, best_baseline, run_vs_baselines
+from seqrec.evaluation.compare import baseline_verdict, best_baseline, run_vs_baselines
 from seqrec.training.jobs import QUEUED, queue_message
 from studio.textsafe import md_escape
 from studio import state
 from studio.train_form import config_form
-from studio.ui import friendly_errors
+from studio.nav import PAGE
+from studio.ui import friendly_errors, show_verdict
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/model_training: Train")
@@ -95,8 +96,7 @@ if runs and not state.training_active():
         value = run.metrics.get(key, 0.0)
         ref = best_base.get(key)
         col.metric(label, f"{value:.3f}", delta=None if ref is None else f"{value - ref:+.3f} vs best baseline")
-    verdict = baseline_verdict(run, k)
-    (st.success if " beats " in verdict else st.warning)(md_escape(verdict))
+    show_verdict(baseline_verdict(run, k))
     st.plotly_chart(figures.training_progress(run.batch_losses, run.epochs, k, run.best_epoch), width="stretch",
                     key="final_chart")
     left, right = st.columns([3, 2])
@@ -107,8 +107,8 @@ if runs and not state.training_active():
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
     with right:
         st.markdown("**Next steps**")
-        st.page_link("views/recommend.py", label="See its recommendations", icon=":material/recommend:")
-        st.page_link("views/compare.py", label="Compare all runs", icon=":material/leaderboard:")
+        st.page_link(PAGE["recommend"], label="See its recommendations", icon=":material/recommend:")
+        st.page_link(PAGE["compare"], label="Compare all runs", icon=":material/leaderboard:")
 elif not runs and not state.training_active():
     st.info("Pick a preset and press **Train**. *Quick demo* takes a few seconds on the sample data.",
             icon=":material/lightbulb:")

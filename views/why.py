@@ -1,41 +1,17 @@
 """Why this? Which history items a recommendation rests on, how far back each model remembers, and what the model
 learned about items (a map of its item vectors, the user's path through its hidden states, similar items)."""
-import numpy as np
 import streamlit as st
 
-from seqrec.inspect import embedding_map as em
 from seqrec.inspect import influence as inf_lib
-from studio.figures import why as wf
-from studio.copy import why_text
-from studio.textsafe import md_escape
 from studio import state
-from studio.ui import friendly_errors, offer_quick_demo, pick_user_history
+from studio import why
+from studio.copy import why_text
+from studio.figures import why as wf
+from studio.textsafe import md_escape
+from studio.ui import chart, friendly_errors, offer_quick_demo, pick_user_history
 
 FROM_USER, BY_HAND = "A user from the data", "A history I build"
-OWN_TOP, SAME_ITEM = "Each model's own top recommendation", "The item explained above, for every model"
 TOP_K = 10
-PROFILE_USERS = 100
-STATE_USERS = 300
-SEED = 0
-
-
-def chart(fig, key):
-    st.plotly_chart(fig, width="stretch", key=key)
-
-
-def cached(kind: str, run, compute, *params):
-    """Per-session cache keyed by run identity (the run object itself, not its name, which can change): a page
-    rerun reuses projections and profiles instead of recomputing them."""
-    store = st.session_state.setdefault("_why_cache", {})
-    key = (kind, id(run), *params)
-    hit = store.get(key)
-    if hit is None or hit[0] is not run:
-        hit = store[key] = (run, compute())
-    return hit[1]
-
-
-def run_title(r) -> str:
-    return f"{r.name} · {r.config.model.upper()}"
 
 
 st.title(":material/psychology_alt: Why this recommendation?")
@@ -56,7 +32,7 @@ next_item = None
 with st.container(border=True):
     c_run, c_src, c_hist = st.columns([2, 2, 3])
     run = runs[c_run.selectbox("Run", range(len(runs)), index=len(runs) - 1, key="why_run",
-                               format_func=lambda i: run_title(runs[i]))]
+                               format_func=lambda i: why.run_title(runs[i]))]
     exclude = c_run.toggle("Exclude items already seen", key="why_exclude",
                            help="Explain the best item the user has not interacted with yet.")
     source = c_src.radio("History", [FROM_USER, BY_HAND], key="why_source")
@@ -121,86 +97,13 @@ with tab_why:
     c_text.caption(md_escape(inf_lib.agreement_sentence(explanation, label)))
 
 with tab_cmp:
-    st.caption(why_text("compare"))
-    if len(runs) < 2:
-        st.info("This needs at least two runs on the current data, ideally an RNN, an LSTM and a GRU; train the "
-                "missing ones on the Train page.", icon=":material/info:")
-        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-    else:
-        newest = {}
-        for i, r in enumerate(runs):
-            newest[r.config.model] = i  # the newest run of each cell type is preselected
-        picked = st.multiselect("Runs to compare", range(len(runs)), default=sorted(newest.values()),
-                                format_func=lambda i: run_title(runs[i]), key="why_cmp_runs")
-        mode = st.radio("Explain", [OWN_TOP, SAME_ITEM], horizontal=True, key="why_cmp_mode")
-        chosen = [runs[i] for i in picked]
-        if len(chosen) < 1:
-            st.info("Pick at least one run.", icon=":material/touch_app:")
-        else:
-            influences = None
-            with friendly_errors("Explaining with every run"):
-                influences = inf_lib.explain_runs(chosen, history, target if mode == SAME_ITEM else None, exclude)
-            if influences:
-                st.markdown(md_escape(inf_lib.compare_sentence(influences)))
-                chart(wf.compare_influence(influences, label), "why_cmp_lines")
-                table = inf_lib.memory_table(influences)
-                for row in table:
-                    row["Explained item"] = label(row["Explained item"])
-                st.dataframe(table, hide_index=True, width="stretch", column_config={
-                    "Probability": st.column_config.NumberColumn(format="%.3f"),
-                    "Older half (removal)": st.column_config.ProgressColumn(format="%.2f", min_value=0.0,
-                                                                            max_value=1.0),
-                    "Older half (gradient)": st.column_config.ProgressColumn(format="%.2f", min_value=0.0,
-                                                                             max_value=1.0)})
-                st.caption(why_text("profile"))
-                histories = cached("profile_histories", ds, lambda: [h[-20:] for h in em.sample_histories(
-                    ds.split, PROFILE_USERS, SEED)])
-                with friendly_errors("Averaging over users"), st.spinner("Averaging over users..."):
-                    profiles = {run_title(r): cached("profile", r, lambda r=r: inf_lib.average_profile(
-                        r, histories, exclude), exclude) for r in chosen}
-                    chart(wf.memory_profile_chart(profiles), "why_cmp_profile")
-                    st.markdown(md_escape(inf_lib.profile_sentence(profiles)))
+    why.compare_runs(ds, runs, history, target, exclude)
 
 with tab_path:
-    st.caption(why_text("trajectory"))
-    with friendly_errors("Drawing the interest path"), st.spinner("Fitting the map of interests..."):
-        space = cached("state_space", run, lambda: em.fit_state_space(
-            run, em.sample_histories(ds.split, STATE_USERS, SEED), SEED))
-        path = em.trajectory(run, history, space)
-        chart(wf.trajectory_figure(path, space, label), "why_path")
-        moves = em.drift(path)
-        if len(path) > 1:
-            big = int(np.argmax(moves))
-            st.caption(md_escape(f"The biggest jump comes with item {big + 1}, {label(path['item'].iloc[big])}."))
+    why.interest_path(ds, run, history)
 
 with tab_map:
-    st.caption(why_text("map"))
-    c1, c2, c3 = st.columns(3)
-    methods = ["pca", "tsne"] if len(run.vocab) <= em.TSNE_MAX_ITEMS else ["pca"]  # t-SNE would take minutes
-    method = c1.radio("Projection", methods, horizontal=True, key="why_map_method",
-                      format_func=lambda m: {"pca": "PCA", "tsne": "t-SNE"}[m],
-                      help=f"t-SNE is offered for up to {em.TSNE_MAX_ITEMS:,} items.")
-    has_categories = ds.items is not None and bool((ds.items["category"].astype(str).str.strip() != "").any())
-    color_by = c2.radio("Colour by", ["category", "popularity"] if has_categories else ["popularity"],
-                        horizontal=True, key="why_map_color")
-    which = c3.radio("Item vectors", ["output", "input"], horizontal=True, key="why_map_vectors",
-                     format_func=lambda w: {"input": "Input embedding", "output": "Output layer"}[w],
-                     help="Input: how the network reads an item. Output: how it scores an item as the next one.")
-    with friendly_errors("Drawing the item map"), st.spinner("Projecting the item vectors..."):
-        points = cached("item_map", run, lambda: em.item_map(run, method, which, SEED,
-                                                             em.popularity_for_run(run, ds.split)), method, which)
-        chart(wf.item_map_figure(points, label, ds.item_category, color_by, explanation.items, recs),
-              "why_map")
+    vectors = why.item_map(ds, run, explanation, recs)
 
 with tab_sim:
-    st.caption(why_text("similar"))
-    c1, c2 = st.columns([3, 1])
-    options = list(dict.fromkeys([target] + recs + list(reversed(explanation.items))))
-    item = c1.selectbox("Item", options, key=f"why_sim_item_{run.name}", format_func=label,
-                        help="The explained item, the recommendations and the history (latest first).")
-    k = c2.slider("How many", 3, 20, 10, key="why_sim_k")
-    with friendly_errors("Finding similar items"):
-        neighbours = em.nearest_items(run, item, k, which)
-        followers = em.next_items(ds.fitted_baselines()["item_transitions"], ds.split.vocab, item, k)
-        chart(wf.similar_items_figure(neighbours, followers, item, label), "why_similar")
-        st.markdown(md_escape(em.overlap_sentence(neighbours, followers, item, label)))
+    why.similar_items(ds, run, list(dict.fromkeys([target] + recs + list(reversed(explanation.items)))), vectors)

@@ -14,11 +14,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from seqrec.data.prepare import Filters, Interactions, Source, dataset_stats, load_item_metadata, prepare, read_tables, \
-    resolve_columns
-from seqrec.errors import SeqrecError
+from seqrec.data.columns import resolve_columns
+from seqrec.data.metadata import load_item_metadata
+from seqrec.data.prepare import Filters, Interactions, prepare
+from seqrec.data.read import Source, read_tables
 from seqrec.data.split import SplitData, leave_last_out
-from seqrec.training.loop import evaluate_baselines, fit_baselines
+from seqrec.data.stats import dataset_stats
+from seqrec.errors import SeqrecError
+from seqrec.evaluation.protocol import evaluate_baselines, fit_baselines
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE_INTERACTIONS = SAMPLE_DIR / "interactions.csv"

@@ -1,11 +1,58 @@
-"""Scoring a saved run on a (possibly new) data file with the same leave-last-out protocol."""
+"""The evaluation protocol: one code path scores every model and every baseline on a leave-last-out split (all
+items ranked, see seqrec.evaluation.metrics), and a saved run on a (possibly new) data file."""
 from __future__ import annotations
 
-import numpy as np
+from typing import Sequence
 
+import numpy as np
+import torch
+
+from seqrec.config import TrainConfig
 from seqrec.data.prepare import Interactions
-from seqrec.data.split import SplitData, leave_last_out
-from seqrec.training.loop import evaluate_baselines, evaluate_model
+from seqrec.data.split import SplitData, leave_last_out, pad_batch
+from seqrec.evaluation.metrics import evaluate_scorer
+from seqrec.model.baselines import BASELINES
+from seqrec.model.recurrent import SeqRecModel
+
+
+def model_scorer(model: SeqRecModel, max_len: int, device: torch.device):
+    """Adapter: list of index histories -> (B, n_items + 1) logits, the interface every scorer shares."""
+
+    @torch.no_grad()
+    def score(histories: list[np.ndarray]) -> torch.Tensor:
+        items, lengths = pad_batch(histories, max_len)
+        return model.score_last(torch.from_numpy(items).to(device), torch.from_numpy(lengths).to(device))
+
+    return score
+
+
+def evaluate_model(model: SeqRecModel, split: SplitData, part: str, config: TrainConfig,
+                   device: torch.device | None = None, users: np.ndarray | None = None) -> dict:
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    hist, tgt = split.histories(part)
+    if users is not None:
+        hist, tgt = [hist[i] for i in users], tgt[users]
+    try:
+        return evaluate_scorer(model_scorer(model, config.max_len, device), hist, tgt, split.n_items,
+                               config.ks, config.exclude_seen)
+    finally:
+        model.train(was_training)
+
+
+def fit_baselines(split: SplitData) -> dict:
+    """name -> every baseline fitted on the split's training parts."""
+    return {b.name: b for b in (cls().fit(split.train, split.n_items) for cls in BASELINES)}
+
+
+def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, part: str = "test",
+                       fitted: dict | None = None) -> dict:
+    """Every baseline (fitted on the training parts unless given) scored through the model's evaluation code."""
+    hist, tgt = split.histories(part)
+    fitted = fitted if fitted is not None else fit_baselines(split)
+    return {name: evaluate_scorer(b.score_batch, hist, tgt, split.n_items, ks, exclude_seen)
+            for name, b in fitted.items()}
 
 
 def remap_split(split: SplitData, vocab) -> tuple[SplitData, int]:

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seqrec.data.split import pad_batch
 from seqrec.errors import SeqrecError
 from seqrec.inspect.influence import encode_history
-from seqrec.data.split import pad_batch
+from seqrec.model.baselines import ItemTransitions
 
 TSNE_MAX_ITEMS = 5000
 METHODS = ("pca", "tsne")
@@ -54,8 +55,9 @@ def _pad_columns(xy: np.ndarray) -> np.ndarray:
 
 def project(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
     """(N, 2) coordinates of N vectors by seeded PCA or t-SNE (cosine distance, PCA start)."""
+    # scikit-learn is heavy (~1 s to import) and only the maps need it: loaded on the first projection
     from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
+    from sklearn.manifold import TSNE  # lazy too, for the same reason
 
     n = len(vectors)
     if method not in METHODS:
@@ -172,7 +174,7 @@ def sample_histories(split, n_users: int = 300, seed: int = 0) -> list[list[str]
 def fit_state_space(run, histories: Sequence, seed: int = 0, max_background: int = 2000) -> StateSpace:
     """PCA (2 axes) of every hidden state the run produces over `histories` (a few hundred users is plenty).
     Compute once per run and cache it."""
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # heavy and only needed here: loaded on the first fit (see project)
 
     states = hidden_states_of(run, histories)
     if len(states) < 3:
@@ -246,8 +248,6 @@ def next_items(transitions, vocab, item: str, k: int = 10) -> pd.DataFrame:
 
 def fit_transitions(split):
     """Transition counts of the split's training sequences (what ItemTransitions recommends from)."""
-    from seqrec.model.baselines import ItemTransitions
-
     return ItemTransitions().fit(split.train, split.n_items)
 
 

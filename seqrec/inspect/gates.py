@@ -1,9 +1,9 @@
-"""Inside the network: replay a trained recurrent model step by step and record every gate.
+"""Gate tracing: replay a trained recurrent model step by step and record every gate.
 
 Training uses PyTorch's fused nn.RNN / nn.LSTM / nn.GRU (fast, but it hides the gates). To show them we read the
 module's own weights (weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}) and recompute the cell one time
 step at a time with PyTorch's documented equations and gate order, so the trace is exactly what the model computed
-(tests/test_gates.py checks it against the fused modules to ~1e-5).
+(tests/unit/inspect/test_gates.py checks it against the fused modules to ~1e-5).
 
 PyTorch conventions replayed here (x_t input, h the previous hidden state, h_0 = c_0 = 0):
   LSTM  gates in the order i, f, g, o:  c' = f * c + i * g,  h' = o * tanh(c')
@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqrec.config import PRESETS, TrainConfig
 from seqrec.errors import SeqrecError
+from seqrec.runs.run import train_run
 
 # Gate names per cell, in display order. "hidden" is always last.
 GATES: dict[str, tuple[str, ...]] = {
@@ -311,7 +313,7 @@ def trace_history_json(run, history: Sequence[str], top_units: int = 20) -> dict
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Helpers for the page: runs that share a history, and demo runs to trace it with
+# Tracing several runs: the history they share, and demo runs to trace it with
 # ------------------------------------------------------------------------------------------------------------------
 
 def shared_history(runs: Sequence, history: Sequence[str]) -> list[str]:
@@ -322,10 +324,7 @@ def shared_history(runs: Sequence, history: Sequence[str]) -> list[str]:
 
 def quick_demo_runs(dataset, cells: Sequence[str] = ("gru", "lstm")) -> list:
     """Train one small run per cell on the dataset with the "Quick demo" preset, synchronously (seconds on the
-    sample), recorded as belonging to that dataset like the Train page's runs."""
-    from seqrec.config import PRESETS, TrainConfig
-    from seqrec.runs.run import train_run
-
+    sample), recorded as belonging to that dataset like any other run trained on it."""
     info = dataset.run_info()
     out = []
     for cell in cells:

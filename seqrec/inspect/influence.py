@@ -1,4 +1,4 @@
-"""Why this recommendation? How much each history item contributed to one recommended item.
+"""Why a model recommends an item: how much each history item contributed to one recommended item.
 
 Two measures, computed on the run's own weights exactly as it scores (eval mode, no dropout):
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import struct
 import tempfile
 import zipfile
@@ -30,6 +31,7 @@ from typing import BinaryIO
 from seqrec import __version__
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
+from seqrec.runs.store import json_default
 
 BUNDLE_FORMAT = "seqrec-bundle"
 BUNDLE_VERSION = 1
@@ -52,14 +54,13 @@ METRIC_KEYS = ("name", "metrics", "baselines", "valid_metrics", "dataset", "epoc
 # ------------------------------------------------------------------------------------------------------------------
 
 def _json_bytes(obj) -> bytes:
-    from seqrec.runs.store import _json_default
-
-    return json.dumps(obj, indent=1, default=_json_default).encode("utf-8")
+    return json.dumps(obj, indent=1, default=json_default).encode("utf-8")
 
 
 def bundle_files(run) -> dict[str, bytes]:
     """name -> content of every member but the manifest (weights through save_run, so they match a saved run)."""
-    from seqrec.runs.run import save_run
+    # torch (through the run files) loads only when a bundle is made, so reading a config file stays light
+    from seqrec.runs.files import save_run
 
     with tempfile.TemporaryDirectory(prefix="seqrec-bundle-") as tmp:
         folder = save_run(run, Path(tmp) / "run")
@@ -96,15 +97,13 @@ def config_filename(name: str) -> str:
 
 
 def _slug(name: str) -> str:
-    import re
-
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.")[:60]
     return s or "run"
 
 
 def config_document(run) -> dict:
-    """What `train --config` and the Train page read back: the settings, plus the dataset it was trained on (so a
-    rerun on other data is noticed). `run` is a Run or a run-library row (StoredRun), whose config is a dict."""
+    """What `train --config` (and the app's training form) read back: the settings, plus the dataset it was trained
+    on (so a rerun on other data is noticed). `run` is a Run or a run-library row (StoredRun), whose config is a dict."""
     config = run.config.to_dict() if hasattr(run.config, "to_dict") else dict(run.config)
     return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "name": run.name, "config": config,
             "dataset": dict(run.dataset or {})}
@@ -119,23 +118,22 @@ def config_bytes(run) -> bytes:
 # ------------------------------------------------------------------------------------------------------------------
 
 def read_config(source: str | Path | bytes | BinaryIO, name: str | None = None) -> tuple[dict, dict]:
-    """(config fields, document) from a config JSON: the file the Runs page downloads, or a bare TrainConfig dict
-    such as a saved run's config.json. The fields are validated as a whole TrainConfig; the caller may still
+    """(config fields, document) from a config JSON: a run's config download (`config_bytes`), or a bare
+    TrainConfig dict such as a saved run's config.json. The fields are validated as a whole TrainConfig; the caller may still
     override some before building it."""
     label = name or (str(source) if isinstance(source, (str, Path)) else "The config file")
     raw = _read_limited(source, MAX_CONFIG_BYTES, label, "config file")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise SeqrecError(f"{label} is not valid JSON; download the run's config again from the Runs page (or use a "
-                          f"saved run's config.json).") from None
+        raise SeqrecError(f"{label} is not valid JSON; download the run's config again (or use a saved run's "
+                          f"config.json).") from None
     if not isinstance(doc, dict):
-        raise SeqrecError(f"{label} must hold a JSON object of settings, such as the run config downloaded from the "
-                          f"Runs page.")
+        raise SeqrecError(f"{label} must hold a JSON object of settings, such as a downloaded run config.")
     if "format" in doc or isinstance(doc.get("config"), dict):
         if doc.get("format", CONFIG_FORMAT) != CONFIG_FORMAT or not isinstance(doc.get("config"), dict):
             raise SeqrecError(f"{label} is not a seqrec run config (it needs \"format\": \"{CONFIG_FORMAT}\" and a "
-                              f"\"config\" object); download it again from the Runs page.")
+                              f"\"config\" object); download it again.")
         if not isinstance(doc.get("version", CONFIG_VERSION), int) or doc.get("version", 1) > CONFIG_VERSION:
             raise SeqrecError(f"{label} was written by a newer version of seqrec (config version "
                               f"{doc.get('version')!r}); update seqrec to read it.")
@@ -223,17 +221,16 @@ def read_bundle_files(source, name: str | None = None) -> dict[str, bytes]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
-        raise SeqrecError(f"{label} is not a run bundle (not a zip file); download it again from the Runs page of "
-                          f"seqrec studio.") from None
+        raise SeqrecError(f"{label} is not a run bundle (not a zip file); download the run's bundle again.") from None
     with zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
         if any(n.endswith((".pkl", ".pt", ".pth")) for n in names):
             raise SeqrecError(f"{label} looks like a torch.save or pickle checkpoint, which seqrec never opens because "
-                              f"loading one can run any code; upload a run bundle downloaded from the Runs page.")
+                              f"loading one can run any code; use a run bundle made by seqrec instead.")
         if len(infos) > 2 * (len(MEMBERS) + 1):
             raise SeqrecError(f"{label} holds {len(infos)} files; a run bundle holds exactly "
-                              f"{len(MEMBERS) + 1}. Download it again from the Runs page.")
+                              f"{len(MEMBERS) + 1}. Download it again.")
         bad = [n for n in names if _bad_name(n)]
         if bad:
             raise SeqrecError(f"{label} contains a file with a folder or unsafe name ({bad[0]!r}); a run bundle holds "
@@ -245,7 +242,7 @@ def read_bundle_files(source, name: str | None = None) -> dict[str, bytes]:
         missing, extra = sorted(expected - set(names)), sorted(set(names) - expected)
         if missing:
             raise SeqrecError(f"{label} is not a complete run bundle (missing {', '.join(missing)}); download it "
-                              f"again from the Runs page.")
+                              f"again.")
         if extra:
             raise SeqrecError(f"{label} contains unexpected files ({', '.join(extra[:3])}); a run bundle holds only "
                               f"{', '.join((MANIFEST, *MEMBERS))}, so it is refused.")
@@ -335,7 +332,8 @@ def _check_shapes_before_building(files: dict[str, bytes], label: str) -> None:
 
 def read_bundle(source, name: str | None = None, device: str | None = None):
     """Load a bundle as a Run: every check above, then the same loader as a saved run folder (no code runs)."""
-    from seqrec.runs import run as run_module
+    # torch (through the run files) loads only when a bundle is read, so reading a config file stays light
+    from seqrec.runs import files as run_files
 
     label = name or (str(source) if isinstance(source, (str, Path)) else "The uploaded bundle")
     files = read_bundle_files(source, label)
@@ -343,7 +341,7 @@ def read_bundle(source, name: str | None = None, device: str | None = None):
     metrics = _json_member(files, "metrics.json", label, dict)
     curves = _json_member(files, "curves.json", label, dict)
     meta = {k: metrics[k] for k in METRIC_KEYS if k in metrics}
-    meta.update(format="seqrec-run", format_version=getattr(run_module, "FORMAT_VERSION", 1), version=__version__,
+    meta.update(format="seqrec-run", format_version=run_files.FORMAT_VERSION, version=__version__,
                 epochs=curves.get("epochs", []),
                 batch_losses=curves.get("batch_losses", []))
     with tempfile.TemporaryDirectory(prefix="seqrec-import-") as tmp:
@@ -352,7 +350,7 @@ def read_bundle(source, name: str | None = None, device: str | None = None):
             (folder / n).write_bytes(files[n])
         (folder / "run.json").write_bytes(_json_bytes(meta))
         try:
-            run = run_module.load_run(folder, device=device)
+            run = run_files.load_run(folder, device=device)
         except SeqrecError as e:
             msg = str(e).replace(f"{folder}{'/'}", "the bundle's ").replace(str(folder), "the bundle")
             raise SeqrecError(f"{label} cannot be loaded: {_lower_first(msg)}") from None

@@ -4,7 +4,7 @@ Layout under the data directory (environment variable SEQREC_HOME, default `.seq
 
     runs.sqlite     one row per saved run: name, owner, published flag, dataset fingerprint, config, metrics,
                     baselines, curves and the weights folder (SQLite in WAL mode, a busy timeout, short transactions)
-    runs/<id>/      the run's files exactly as `seqrec.runs.run.save_run` writes them (JSON + safetensors, never code)
+    runs/<id>/      the run's files exactly as `seqrec.runs.files.save_run` writes them (JSON + safetensors, never code)
 
 A run is stored in two steps: its folder first (completely written), then its row. A crash in between leaves a
 folder without a row: nobody lists it, and `cleanup_orphans` removes it later. Deleting goes the other way round
@@ -22,6 +22,7 @@ Schema history (PRAGMA user_version):
 """
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import re
@@ -34,6 +35,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 from seqrec.errors import SeqrecError
 
@@ -116,19 +119,15 @@ class StoredRun:
 
 
 def _dumps(obj) -> str:
-    return json.dumps(obj, default=_json_default, allow_nan=True)
+    return json.dumps(obj, default=json_default, allow_nan=True)
 
 
-def _json_default(o):
-    try:
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-    except ImportError:  # pragma: no cover - numpy always ships with seqrec
-        pass
+def json_default(o):
+    """JSON for what json.dumps cannot write itself: numpy numbers and arrays, tuples; anything else as text."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
     if isinstance(o, tuple):
         return list(o)
     return str(o)
@@ -297,12 +296,13 @@ class RunStore:
                 row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None or (session is not None and row["owner"] != session and not row["published"]):
             raise SeqrecError(f"There is no saved run {run_id!r} in {self.home}; list them with `python -m seqrec "
-                              f"runs` or on the Runs page.")
+                              f"runs`, or look in the run library.")
         return self._record(row)
 
     def load(self, run_id: str, session: str | None = None, device: str | None = None):
         """The Run itself (weights included), named as the library names it; `run.store_id` is set to its id."""
-        from seqrec.runs.run import load_run
+        # torch (through the run files) loads only when weights are needed: listing the library stays light
+        from seqrec.runs.files import load_run
 
         rec = self.get(run_id, session)
         if not rec.available:
@@ -316,7 +316,8 @@ class RunStore:
     # -- writing -------------------------------------------------------------------------------------------------
     def save(self, run, owner: str, published: bool = False, name: str | None = None) -> StoredRun:
         """Write the run's files, then (and only then) its row. Returns the new row; sets `run.store_id`."""
-        from seqrec.runs.run import save_run
+        # torch (through the run files) loads only when weights are written: listing the library stays light
+        from seqrec.runs.files import save_run
 
         owner = check_owner(owner)
         name = check_name(name if name is not None else run.name)
@@ -391,8 +392,6 @@ class RunStore:
 
 
 def _now_iso() -> str:
-    import datetime as _dt
-
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -426,19 +425,3 @@ def open_store(home: str | Path | None = None) -> RunStore:
             store.cleanup_orphans()
             _STORES[path] = store
         return store
-
-
-def library_table(records, session: str | None, loaded_ids=(), show_owner: bool = False):
-    """The Runs page's list as a DataFrame: name, model, test Recall@K, dataset, time, who shares it and whether
-    the run is loaded in the session (`loaded_ids`: store ids of its runs)."""
-    import pandas as pd
-
-    rows = []
-    for r in records:
-        shared = ("yours" if r.owner == session else "another session") if show_owner else \
-            ("in the gallery" if r.published else "private")
-        rows.append({"Name": r.name, "Model": r.model.upper(), "Test Recall": r.headline(), "K": r.monitor_k,
-                     "Dataset": r.dataset.get("name", "") or "—", "Trained": r.created[:16].replace("T", " "),
-                     "Shared": shared,
-                     "In this session": "files missing" if not r.available else "yes" if r.id in loaded_ids else ""})
-    return pd.DataFrame(rows)

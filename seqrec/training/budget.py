@@ -4,12 +4,12 @@ A too-big catalogue or batch must not take a shared server down: `check_training
 allocated (train_run and the job queue call it) and refuses, in one sentence, a configuration whose estimate is over
 the budget, with the estimate, the budget and a change that would fit.
 
-The estimate follows what seqrec/train.py really allocates (float32 everywhere):
+The estimate follows what training (seqrec.training.loop, seqrec.model.losses) really allocates (float32 everywhere):
 - static: weights, their gradients (dense, the embedding included), Adam's two moments, the best-epoch copy of the
   weights, and the int64 matrix of training windows;
 - plus the larger of one training step and one validation pass (they never overlap):
   - step: the recurrent activations of the whole batch (B x T positions) and the logits of one loss chunk with the
-    softmax buffers cross-entropy keeps for the backward pass; train.py scores positions against the whole
+    softmax buffers cross-entropy keeps for the backward pass; the full-softmax loss scores positions against the whole
     catalogue in chunks of at most MAX_LOGITS_PER_STEP logits (the sampled loss: against its shared negatives, all
     positions at once), so the chunk, not the batch, sets the logits' size;
   - validation: the hidden states of one scoring batch and its (rows x n_items+1) score matrix with its copies.
@@ -26,6 +26,9 @@ import numpy as np
 
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
+from seqrec.evaluation.metrics import MAX_SCORE_ELEMENTS
+from seqrec.model.losses import MAX_LOGITS_PER_STEP
+from seqrec.runtime import machine_memory_bytes, worker_count
 
 FLOAT = 4  # bytes per float32
 INDEX = 8  # bytes per int64
@@ -99,7 +102,7 @@ def parameter_count(n_items: int, config: TrainConfig) -> int:
 
 
 def window_counts(train_lengths: np.ndarray, max_len: int) -> tuple[int, int]:
-    """(number of training windows, their padded width) exactly as train.training_windows cuts them."""
+    """(number of training windows, their padded width) exactly as loop.training_windows cuts them."""
     w = max_len + 1
     n = train_lengths[train_lengths >= 2]
     if not len(n):
@@ -109,11 +112,9 @@ def window_counts(train_lengths: np.ndarray, max_len: int) -> tuple[int, int]:
 
 
 def _loss_columns_and_rows(config: TrainConfig, n_items: int, tokens: int) -> tuple[int, int]:
-    """(score columns, positions scored at once) of the loss in train.batch_loss_backward: the full softmax scores
+    """(score columns, positions scored at once) of the loss in loop.batch_loss_backward: the full softmax scores
     every item over chunks of at most MAX_LOGITS_PER_STEP logits; the sampled one scores the target and the
     batch's shared negatives for all positions at once."""
-    from seqrec.training.loop import MAX_LOGITS_PER_STEP
-
     negatives = int(getattr(config, "negatives", 0) or 0)
     if getattr(config, "loss", "full") == "sampled" and negatives < n_items:
         return negatives + 1, tokens
@@ -122,8 +123,6 @@ def _loss_columns_and_rows(config: TrainConfig, n_items: int, tokens: int) -> tu
 
 def _eval_rows(n_cols: int) -> int:
     """Histories scored at once while validating (metrics.evaluate_scorer)."""
-    from seqrec.evaluation.metrics import MAX_SCORE_ELEMENTS
-
     return max(1, min(1024, MAX_SCORE_ELEMENTS // n_cols))
 
 
@@ -151,24 +150,6 @@ def estimate_training_memory(shape: DataShape, config: TrainConfig) -> MemoryEst
 # The budget
 # ------------------------------------------------------------------------------------------------------------------
 
-def machine_memory_bytes() -> int | None:
-    """Physical memory, or the container's limit when that is lower (cgroup v2 / v1); None when unknown."""
-    sizes = []
-    try:
-        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        pass
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path) as f:
-                text = f.read().strip()
-            if text.isdigit() and int(text) < (1 << 60):
-                sizes.append(int(text))
-        except OSError:
-            pass
-    return min(sizes) if sizes else None
-
-
 def memory_budget_bytes(workers: int | None = None) -> int:
     """Bytes one training may use: SEQREC_MEMORY_BUDGET_MB, else half the machine's memory shared by the trainings
     that may run at once (SEQREC_WORKERS), capped at 4 GB (2 GB when the machine's memory is unknown)."""
@@ -183,8 +164,6 @@ def memory_budget_bytes(workers: int | None = None) -> int:
                               f"environment setting or remove it to use the default.")
         return int(mb * MB)
     if workers is None:
-        from seqrec.training.jobs import worker_count  # lazy: jobs imports run, which imports this module
-
         workers = worker_count()
     total = machine_memory_bytes()
     if total is None:
@@ -267,7 +246,7 @@ def suggestion(shape: DataShape, config: TrainConfig, budget: int) -> str:
     fewer = ""
     if 0 < max_items < shape.n_items:
         count = _min_count_for(shape.item_counts, max_items)
-        where = "the minimum item count (Data page, or --min-item-count)"
+        where = "the minimum item count (a data filter, or --min-item-count)"
         if count:
             kept = int((shape.item_counts >= count).sum())
             fewer = f"raise {where} to {count}, which keeps {kept:,} of the {shape.n_items:,} items"

@@ -5,14 +5,14 @@ A web page must stay responsive while a model trains, so training runs in a work
 `train_run` checks between batches. The pool is the one process-wide object: it holds threads, never user data.
 
 Many people at once: the pool runs `worker_count()` trainings at a time (SEQREC_WORKERS, default one per core up to
-4), each with `threads_per_worker()` torch threads, so 20 people pressing Train queue instead of thrashing the CPU.
+4; see seqrec.runtime), each with `threads_per_worker()` torch threads, so 20 people pressing Train queue instead of
+thrashing the CPU.
 Waiting jobs are served first come, first served; `queue_position` tells a job how many are ahead of it. A job
 records the session that started it (`owner`); `reap_orphans` stops the jobs of sessions that are gone (the app
 passes a check that asks Streamlit), so a closed tab frees its slot and, once its job ends, its memory.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -23,13 +23,13 @@ import torch
 
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.training.budget import check_training_memory
 from seqrec.runs.run import Run, default_run_name, train_run
+from seqrec.runtime import threads_per_worker, worker_count
+from seqrec.training.budget import check_training_memory
 from seqrec.training.loop import BatchInfo, Callback, EpochInfo
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
-MAX_WORKERS = 4  # concurrent trainings at most by default: each holds its own model, batch and Adam state
 REAP_SECONDS = 10.0  # how often the reaper looks for jobs whose session is gone
 
 _POOL: ThreadPoolExecutor | None = None
@@ -39,40 +39,6 @@ _WAITING: list["TrainingJob"] = []  # submitted and not started, oldest first (t
 _ACTIVE: list["TrainingJob"] = []  # submitted and not finished
 _SESSION_CHECK: Callable[[str], bool] | None = None
 _REAPER: threading.Thread | None = None
-
-
-def default_workers(cores: int | None = None) -> int:
-    """One training per core, at most MAX_WORKERS. Measured (RELIABILITY.md): on 2 cores two 1-thread trainings
-    finish together in about the time of one, while a second torch thread speeds a single small training by under
-    10%; memory grows with every concurrent training, hence the cap."""
-    return max(1, min(MAX_WORKERS, cores or os.cpu_count() or 1))
-
-
-def worker_count() -> int:
-    """How many trainings may run at once in this process (env SEQREC_WORKERS, 1 to 64; default_workers() when
-    unset or not a number)."""
-    raw = os.environ.get("SEQREC_WORKERS", "").strip()
-    try:
-        return max(1, min(64, int(raw))) if raw else default_workers()
-    except ValueError:
-        return default_workers()
-
-
-def threads_per_worker(workers: int | None = None) -> int:
-    """Torch intra-op threads per training: the cores shared equally by the concurrent trainings."""
-    return max(1, (os.cpu_count() or 1) // (workers or worker_count()))
-
-
-def configure_threads(workers: int | None = None) -> int:
-    """Give each concurrent training an equal share of the cores, so parallel trainings don't oversubscribe the
-    CPU (with OpenMP spin-waiting that makes every step many times slower). Returns the torch thread count.
-
-    torch.set_num_threads is process-wide for threads started later, but a thread that already ran a parallel op
-    keeps the count it had (measured, RELIABILITY.md); so the pool's workers also set it themselves when they start."""
-    n = threads_per_worker(workers)
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
 
 
 def _init_worker_thread(n_threads: int) -> None:
@@ -230,7 +196,7 @@ class TrainingJob(Callback):
         except SeqrecError as e:
             self._finish(FAILED, str(e))
             return None
-        except Exception as e:  # noqa: BLE001 - a worker must never die silently; the page shows the sentence
+        except Exception as e:  # noqa: BLE001 - a worker must never die silently; whoever polls the job shows the sentence
             self._finish(FAILED, f"Training failed unexpectedly ({type(e).__name__}: {e}). Try smaller settings "
                                  f"(batch size, hidden size) or reload the data, then train again.")
             return None

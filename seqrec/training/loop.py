@@ -1,5 +1,6 @@
 """The training loop: many-to-many next-item training with cross-entropy over the whole catalogue (or, with
-loss="sampled", over popularity-drawn negatives for large catalogues), reporting through callbacks.
+loss="sampled", over popularity-drawn negatives for large catalogues; see seqrec.model.losses), reporting through
+callbacks.
 
 Callbacks get a BatchInfo after every batch and an EpochInfo after every epoch, so the UI (progress bar, live
 chart, Stop button) and the CLI (tqdm on stderr) share this code. A stop request is honoured between batches, and
@@ -16,14 +17,14 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from seqrec.model.baselines import BASELINES
 from seqrec.config import TrainConfig
-from seqrec.errors import SeqrecError
-from seqrec.evaluation.metrics import evaluate_scorer
-from seqrec.model.recurrent import SeqRecModel
 from seqrec.data.split import SplitData, pad_batch
+from seqrec.errors import SeqrecError
+from seqrec.evaluation.protocol import evaluate_model
+from seqrec.model.losses import NegativeSampler, full_softmax_loss, loss_chunk_positions, make_sampler, \
+    sampled_softmax_loss
+from seqrec.model.recurrent import SeqRecModel
 
 MAX_VALID_USERS = 10_000  # validation each epoch uses at most this many users (a fixed, seeded subset)
 _INIT_LOCK = threading.Lock()  # weight init uses the process-wide RNG: seed and build under a lock
@@ -143,98 +144,6 @@ def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random
     return [batches[i] for i in order]
 
 
-def model_scorer(model: SeqRecModel, max_len: int, device: torch.device):
-    """Adapter: list of index histories -> (B, n_items + 1) logits, the interface every scorer shares."""
-
-    @torch.no_grad()
-    def score(histories: list[np.ndarray]) -> torch.Tensor:
-        items, lengths = pad_batch(histories, max_len)
-        return model.score_last(torch.from_numpy(items).to(device), torch.from_numpy(lengths).to(device))
-
-    return score
-
-
-def evaluate_model(model: SeqRecModel, split: SplitData, part: str, config: TrainConfig,
-                   device: torch.device | None = None, users: np.ndarray | None = None) -> dict:
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    hist, tgt = split.histories(part)
-    if users is not None:
-        hist, tgt = [hist[i] for i in users], tgt[users]
-    try:
-        return evaluate_scorer(model_scorer(model, config.max_len, device), hist, tgt, split.n_items,
-                               config.ks, config.exclude_seen)
-    finally:
-        model.train(was_training)
-
-
-def fit_baselines(split: SplitData) -> dict:
-    """name -> every baseline fitted on the split's training parts."""
-    return {b.name: b for b in (cls().fit(split.train, split.n_items) for cls in BASELINES)}
-
-
-def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, part: str = "test",
-                       fitted: dict | None = None) -> dict:
-    """Every baseline (fitted on the training parts unless given) scored through the model's evaluation code."""
-    hist, tgt = split.histories(part)
-    fitted = fitted if fitted is not None else fit_baselines(split)
-    return {name: evaluate_scorer(b.score_batch, hist, tgt, split.n_items, ks, exclude_seen)
-            for name, b in fitted.items()}
-
-
-MAX_LOGITS_PER_STEP = 1 << 25  # most logits materialised at once (~128 MB of float32); bigger batches are split
-CHUNK_LOGITS = 1 << 21  # preferred logits per chunk (~8 MB): a chunk that stays in cache makes a step 1.4-1.6x faster
-MIN_CHUNK_POSITIONS = 256  # ... but no thinner than this, or the output matmuls get inefficient (large catalogues)
-
-
-def loss_chunk_positions(n_items: int) -> int:
-    """Positions whose full-softmax logits are computed at once (see CHUNK_LOGITS; at most MAX_LOGITS_PER_STEP)."""
-    cols = n_items + 1
-    return max(1, min(max(MIN_CHUNK_POSITIONS, CHUNK_LOGITS // cols), MAX_LOGITS_PER_STEP // cols))
-SAMPLE_ALPHA = 0.75  # sampled loss: negatives are drawn with probability ~ count ** SAMPLE_ALPHA (word2vec's choice)
-
-
-class NegativeSampler:
-    """Draws the shared negatives of one batch for the sampled loss: items by popularity ** SAMPLE_ALPHA, from the
-    run's own seeded generator, with log Q (expected draws per item) for the sampled-softmax correction."""
-
-    def __init__(self, train: list[np.ndarray], n_items: int, negatives: int, seed: int,
-                 device: torch.device | None = None):
-        counts = np.bincount(np.concatenate(train) if train else np.zeros(0, dtype=np.int64),
-                             minlength=n_items + 1)[: n_items + 1].astype(np.float64)
-        weights = (counts + 1.0) ** SAMPLE_ALPHA  # +1: items seen only as targets can still be drawn
-        weights[0] = 0.0  # never the padding index
-        self.probs = torch.from_numpy(weights / weights.sum()).to(torch.float32)
-        self.negatives = int(negatives)
-        self.generator = torch.Generator().manual_seed(int(seed) + 1)
-        self.log_expected = torch.log(self.probs.clamp_min(1e-30) * self.negatives).to(device or "cpu")
-        self.device = device or torch.device("cpu")
-
-    def draw(self) -> torch.Tensor:
-        """(negatives,) item indices, with replacement (the correction accounts for repeats)."""
-        return torch.multinomial(self.probs, self.negatives, replacement=True, generator=self.generator) \
-            .to(self.device)
-
-
-def full_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy of each target against the whole catalogue."""
-    return F.cross_entropy(model.output(hidden), targets, reduction="sum")
-
-
-def sampled_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor,
-                         log_expected: torch.Tensor) -> torch.Tensor:
-    """Summed sampled-softmax cross-entropy: each target against the batch's shared popularity-drawn negatives,
-    logits corrected by log(expected draws) so the softmax estimate is unbiased for the full one (Jean et al. 2015);
-    a negative that is the row's own target ("accidental hit") is masked out."""
-    w, b = model.output.weight, model.output.bias
-    pos = (hidden * w[targets]).sum(1) + b[targets] - log_expected[targets]
-    neg = hidden @ w[negatives].T + (b[negatives] - log_expected[negatives])
-    neg = neg.masked_fill(negatives.view(1, -1) == targets.view(-1, 1), -math.inf)
-    logits = torch.cat([pos.view(-1, 1), neg], dim=1)
-    return F.cross_entropy(logits, torch.zeros_like(targets), reduction="sum")
-
-
 def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
                         sampler: NegativeSampler | None = None) -> tuple[torch.Tensor, int]:
     """Cross-entropy of every next item in the batch (full softmax, or sampled when a sampler is given) and its
@@ -269,14 +178,6 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
         total = total + loss_sum.detach()
     hidden.backward(detached.grad)
     return total / n_tokens, n_tokens
-
-
-def make_sampler(split: SplitData, config: TrainConfig, device: torch.device) -> NegativeSampler | None:
-    """The negative sampler of a sampled-loss run (None for the full softmax, or when the catalogue is not larger
-    than the number of negatives: then the full softmax is both exact and no slower)."""
-    if config.loss != "sampled" or config.negatives >= split.n_items:
-        return None
-    return NegativeSampler(split.train, split.n_items, config.negatives, config.seed, device)
 
 
 def _make_optimizer(model: SeqRecModel, config: TrainConfig) -> torch.optim.Optimizer:

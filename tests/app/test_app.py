@@ -11,13 +11,14 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from studio.nav import PAGE  # noqa: E402
 
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 SAMPLE = ROOT / "sample_data" / "interactions.csv"
-PAGES = ["views/data.py", "views/train.py", "views/inside.py", "views/recommend.py", "views/compare.py"]
+PAGES = [PAGE["data"], PAGE["train"], PAGE["inside"], PAGE["recommend"], PAGE["compare"]]
 TIMEOUT = 120
 
 
@@ -50,7 +51,7 @@ def sample_subset_csv(n_users: int = 400) -> bytes:
 
 def train_quick_demo(at: AppTest, name: str = "") -> AppTest:
     """Press Train with the default (Quick demo) preset and wait for the background job, polling like the page."""
-    open_page(at, "views/train.py")
+    open_page(at, PAGE["train"])
     assert at.selectbox(key="tf_preset").value == "Quick demo"
     if name:
         at.text_input(key="tf_name").set_value(name)
@@ -92,7 +93,7 @@ def test_every_page_renders_on_the_sample_without_error(page):
 
 
 def test_data_page_shows_stats_of_the_sample():
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     assert metric(at, "Users") == "3,000"
     assert metric(at, "Interactions") == f"{sum(1 for _ in SAMPLE.open()) - 1:,}"
     assert {m.label for m in at.metric} >= {"Median length", "Sparsity", "Time span"}
@@ -116,7 +117,7 @@ def upload(at: AppTest, files, meta=None) -> AppTest:
 
 
 def test_upload_with_other_column_names_is_guessed_and_loaded():
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     upload(at, ("shop.csv", sample_subset_csv(400), "text/csv"))
     selected = {sb.label: sb.value for sb in at.selectbox}
     assert selected["User"] == "customer_id" and selected["Item"] == "product_id" and selected["Time"] == "ts"
@@ -132,7 +133,7 @@ def test_several_uploaded_files_are_appended():
     half = len(rows) // 2
     parts = [("jan.csv", "\n".join([header] + rows[:half]).encode(), "text/csv"),
              ("feb.csv", "\n".join([header] + rows[half:]).encode(), "text/csv")]
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     upload(at, parts)
     at.button(key="load_data").click().run()
     assert not at.error, [e.value for e in at.error]
@@ -142,7 +143,7 @@ def test_several_uploaded_files_are_appended():
 
 def test_item_metadata_upload_names_items():
     meta = b"product_id,name,genre\nP0051,Shiny Thing,Gadgets\n"
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     upload(at, ("shop.csv", sample_subset_csv(200), "text/csv"), ("meta.csv", meta, "text/csv"))
     at.button(key="load_data").click().run()
     assert not at.error, [e.value for e in at.error]
@@ -154,7 +155,7 @@ def test_item_metadata_upload_names_items():
     (b"user_id,item_id,timestamp\nu1,a,yesterday\nu1,b,today\nu1,c,tomorrow\n", "time"),  # refused at load time
 ])
 def test_bad_upload_shows_an_error_and_keeps_the_previous_data(content, needle):
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     before = at.session_state["dataset"]
     upload(at, ("broken.csv", content, "text/csv"))
     if not at.error:
@@ -187,7 +188,7 @@ def test_quick_demo_training_produces_a_run_with_metrics(trained):
 
 
 def test_presets_fill_in_the_hyperparameters():
-    at = open_page(new_app(), "views/train.py")
+    at = open_page(new_app(), PAGE["train"])
     at.selectbox(key="tf_preset").set_value("Thorough").run()
     assert at.number_input(key="tf_layers").value == 2
     assert at.number_input(key="tf_epochs").value == 100
@@ -196,7 +197,7 @@ def test_presets_fill_in_the_hyperparameters():
 
 
 def test_filters_that_remove_everything_are_refused_and_the_data_kept():
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     at.number_input(key="f_min_item").set_value(100_000).run()
     at.button(key="load_data").click().run()
     assert not at.exception
@@ -205,17 +206,17 @@ def test_filters_that_remove_everything_are_refused_and_the_data_kept():
 
 
 def test_training_settings_survive_a_page_switch():
-    at = open_page(new_app(), "views/train.py")
+    at = open_page(new_app(), PAGE["train"])
     at.selectbox(key="tf_preset").set_value("Balanced").run()
     at.number_input(key="tf_hidden_size").set_value(96).run()
-    open_page(at, "views/compare.py")
-    open_page(at, "views/train.py")
+    open_page(at, PAGE["compare"])
+    open_page(at, PAGE["train"])
     assert at.selectbox(key="tf_preset").value == "Balanced"
     assert at.number_input(key="tf_hidden_size").value == 96
 
 
 def test_stop_ends_training_early_and_keeps_the_best_weights():
-    at = open_page(new_app(), "views/train.py")
+    at = open_page(new_app(), PAGE["train"])
     at.selectbox(key="tf_preset").set_value("Thorough").run()
     at.button(key="train_start").click().run()
     job = at.session_state["job"]
@@ -232,16 +233,16 @@ def test_stop_ends_training_early_and_keeps_the_best_weights():
 
 def test_page_switch_during_training_neither_loses_nor_duplicates_it():
     at = new_app()
-    open_page(at, "views/train.py")
+    open_page(at, PAGE["train"])
     at.button(key="train_start").click().run()
     job = at.session_state["job"]
-    for page in ["views/compare.py", "views/data.py", "views/train.py"]:
+    for page in [PAGE["compare"], PAGE["data"], PAGE["train"]]:
         open_page(at, page)
         assert at.session_state["job"] is job
     assert job.wait(TIMEOUT)
     at.run()
-    open_page(at, "views/recommend.py")
-    open_page(at, "views/home.py")
+    open_page(at, PAGE["recommend"])
+    open_page(at, PAGE["home"])
     assert len(at.session_state["runs"]) == 1
     assert metric(at, "Runs this session") == "1"
 
@@ -255,7 +256,7 @@ def rec_tables(at: AppTest) -> list[pd.DataFrame]:
 
 
 def test_recommend_shows_k_items_for_a_user_with_the_held_out_rank(trained):
-    at = open_page(trained, "views/recommend.py")
+    at = open_page(trained, PAGE["recommend"])
     assert at.selectbox(key="rec_model").value == "quick gru"
     at.slider(key="rec_k").set_value(7).run()
     user_table = next(t for t in rec_tables(at) if "True next" in t.columns)
@@ -267,7 +268,7 @@ def test_recommend_shows_k_items_for_a_user_with_the_held_out_rank(trained):
 
 
 def test_recommend_user_search_reaches_any_user_and_explains_no_match(trained):
-    at = open_page(trained, "views/recommend.py")
+    at = open_page(trained, PAGE["recommend"])
     last_user = str(at.session_state["dataset"].split.users[-1])
     at.text_input(key="rec_query").set_value(last_user).run()
     assert at.selectbox(key="rec_user").options == [last_user]
@@ -281,7 +282,7 @@ def test_recommend_user_search_reaches_any_user_and_explains_no_match(trained):
 
 
 def test_recommend_for_a_hand_built_history_and_side_by_side(trained):
-    at = open_page(trained, "views/recommend.py")
+    at = open_page(trained, PAGE["recommend"])
     at.slider(key="rec_k").set_value(5).run()
     items = at.session_state["dataset"].item_ids
     at.multiselect(key="rec_history").set_value(items[10:13]).run()
@@ -296,7 +297,7 @@ def test_recommend_for_a_hand_built_history_and_side_by_side(trained):
 
 
 def test_compare_lists_runs_and_baselines(trained):
-    at = open_page(trained, "views/compare.py")
+    at = open_page(trained, PAGE["compare"])
     table = next(d.value for d in at.dataframe if "Recall@20" in d.value.columns)
     assert list(table["Name"]) == ["quick gru", "MostPopular", "Item-to-item transitions"]
     assert table.loc[0, "Parameters"] > 0 and table.loc[0, "Model"] == "GRU"

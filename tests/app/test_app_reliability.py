@@ -30,6 +30,7 @@ from seqrec.training.budget import DataShape, check_training_memory, estimate_tr
 from seqrec.model.recurrent import SeqRecModel  # noqa: E402
 from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
 from seqrec.training.loop import training_windows  # noqa: E402
+from studio.nav import PAGE  # noqa: E402
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def open_page(at, page):
 
 
 def test_train_page_refuses_an_over_budget_config_and_keeps_everything(monkeypatch):
-    at = open_page(new_app(), "views/train.py")
+    at = open_page(new_app(), PAGE["train"])
     at.number_input(key="tf_hidden_size").set_value(1024)
     at.number_input(key="tf_batch_size").set_value(1024)
     monkeypatch.setenv("SEQREC_MEMORY_BUDGET_MB", "50")
@@ -91,7 +92,7 @@ def test_train_page_refuses_an_over_budget_config_and_keeps_everything(monkeypat
 def test_a_config_whose_dataset_entry_is_not_an_object_still_trains():
     """The data note is read only from a {"fingerprint": ...} object; a hand-edited file with anything else there
     is still a valid config: it is shown and can be trained, not refused as an unexpected failure."""
-    at = open_page(new_app(), "views/train.py")
+    at = open_page(new_app(), PAGE["train"])
     doc = {"format": "seqrec-config", "config": {"loss": "sampled", "negatives": 5000, "epochs": 1}, "dataset": "x"}
     at.file_uploader(key="train_config_file").set_value(("c.json", json.dumps(doc).encode(), "application/json"))
     at.run()
@@ -104,7 +105,7 @@ def test_a_config_whose_dataset_entry_is_not_an_object_still_trains():
 
 
 def test_data_page_states_the_upload_limit():
-    at = open_page(new_app(), "views/data.py")
+    at = open_page(new_app(), PAGE["data"])
     at.radio(key="data_source").set_value("Upload CSV files").run()
     import tomllib
 
@@ -119,13 +120,13 @@ def test_one_session_never_sees_or_changes_anothers_data_runs_or_selections():
     df = pd.read_csv(SAMPLE, dtype=str)
     df = df[df["user_id"].isin(df["user_id"].drop_duplicates().head(300))]
     a, b = new_app(), new_app()
-    open_page(a, "views/data.py")
+    open_page(a, PAGE["data"])
     a.radio(key="data_source").set_value("Upload CSV files").run()
     a.file_uploader(key="upload_interactions").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv"))
     a.run()
     a.button(key="load_data").click().run()
     assert a.session_state["dataset"].stats["users"] == 300
-    open_page(a, "views/train.py")
+    open_page(a, PAGE["train"])
     a.number_input(key="tf_epochs").set_value(1)
     a.text_input(key="tf_name").set_value("alice's run")
     a.button(key="train_start").click().run()
@@ -137,10 +138,10 @@ def test_one_session_never_sees_or_changes_anothers_data_runs_or_selections():
     assert b.session_state["dataset"].stats["users"] == 3000, "b still has its own (sample) data"
     assert b.session_state["runs"] == [] and b.session_state["job"] is None
     assert "_raw_table" not in b.session_state, "a's upload is kept in a's session only"
-    open_page(b, "views/train.py")
+    open_page(b, PAGE["train"])
     assert b.number_input(key="tf_epochs").value != 1 and b.text_input(key="tf_name").value == ""
     b.number_input(key="tf_epochs").set_value(3).run()
-    open_page(b, "views/data.py")
+    open_page(b, PAGE["data"])
     a.run()
     assert a.number_input(key="tf_epochs").value == 1 and a.session_state["dataset"].stats["users"] == 300
     assert [r.name for r in a.session_state["runs"]] == ["alice's run"]

@@ -10,9 +10,10 @@ from apppage import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from seqrec import TrainConfig, train_run
+from studio import nav
 
 
-PAGE = "views/inside.py"
+PAGE = nav.PAGE["inside"]
 
 
 @pytest.fixture(scope="module")

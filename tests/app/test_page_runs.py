@@ -18,6 +18,7 @@ from seqrec import TrainConfig, train_run  # noqa: E402
 from seqrec.data.dataset import sample_dataset  # noqa: E402
 from seqrec.runs.store import RunStore  # noqa: E402
 from studio.state import SESSION_ID  # noqa: E402
+from studio.nav import PAGE  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -45,7 +46,7 @@ def copy_of(run, **changes):
     return dataclasses.replace(run, **changes)
 
 
-def session(sid: str | None = None, page: str = "views/runs.py") -> AppTest:
+def session(sid: str | None = None, page: str = PAGE["runs"]) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if sid:
         at.session_state[SESSION_ID] = sid
@@ -89,13 +90,13 @@ def test_runs_page_lists_loads_renames_publishes_and_deletes_own_runs(sample_run
     assert any("Loaded" in s.value for s in at.success)
     assert at.button(key="runs_load").disabled  # already in the session
     # the loaded run works on the other pages
-    open_page(at, "views/recommend.py")
+    open_page(at, PAGE["recommend"])
     assert "my gru" in at.selectbox(key="rec_model").options
-    open_page(at, "views/compare.py")
+    open_page(at, PAGE["compare"])
     assert "my gru" in list(at.dataframe[0].value["Name"])
     assert not at.warning or all("different datasets" not in w.value for w in at.warning)
 
-    open_page(at, "views/runs.py")
+    open_page(at, PAGE["runs"])
     at.text_input(key=f"runs_new_name_{rec.id}").set_value("renamed gru")
     at.button(key="runs_rename").click().run()
     assert not at.exception, at.exception
@@ -146,7 +147,7 @@ def test_a_finished_training_is_saved_and_found_again_after_a_reload(sample_run)
     reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)  # a new browser session on the same address
     reloaded.query_params["workspace"] = ALICE
     reloaded.run()
-    open_page(reloaded, "views/runs.py")
+    open_page(reloaded, PAGE["runs"])
     assert table_names(reloaded, "mine") == ["fresh"]
 
 
@@ -191,7 +192,7 @@ def test_compare_separates_runs_of_different_datasets(sample_run):
             at.selectbox(key=key).set_value(rid).run()
             at.button(key="runs_load").click().run()
     assert sorted(session_run_names(at)) == ["elsewhere", "here"]
-    open_page(at, "views/compare.py")
+    open_page(at, PAGE["compare"])
     assert any("2 different datasets" in w.value for w in at.warning)
     names = list(at.dataframe[0].value["Name"])
     assert "here" in names and "elsewhere" not in names

@@ -16,8 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from seqrec import TrainConfig, load_interactions, train_run
 from seqrec.data.dataset import build_dataset
+from studio import nav
 
-PAGE = "views/why.py"
+PAGE = nav.PAGE["why"]
 CELLS = ("rnn", "lstm", "gru")
 
 

@@ -22,7 +22,8 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 DOCS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-STEP_TIMEOUT_MS = 60_000
+STEP_TIMEOUT_MS = 120_000  # generous: a shared 2-core machine can be several times slower than a quiet one
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _browser_or_skip() -> str:

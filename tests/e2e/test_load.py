@@ -9,6 +9,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,7 @@ def small_log(n_users: int = 150) -> bytes:
     return df[df["user_id"].isin(df["user_id"].drop_duplicates().head(n_users))].to_csv(index=False).encode()
 
 
+@pytest.mark.slow
 def test_ten_sessions_at_once_all_finish_with_the_solo_result():
     quiet_streamlit_logs()
     csv = small_log()

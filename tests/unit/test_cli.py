@@ -201,10 +201,13 @@ def test_bad_input_exits_2_with_one_error_line(bad_results, case):
 
 HELP_MENTIONS = {
     None: ["train", "evaluate", "recommend", "stats", "gates"],
-    "train": ["--model", "--hidden-size", "--embedding-dim", "--layers", "--dropout", "--lr", "--epochs",
-              "--batch-size", "--max-len", "--patience", "--seed", "--k", "--exclude-seen", "--save", "--user-col",
-              "--item-col", "--time-col", "--min-user-interactions", "--max-events-per-user", "--remove-repeats",
-              "--event-types", "--min-rating", "default"],
+    # every flag `train --help` listed before its settings options were generated from TrainConfig (issue 12)
+    "train": ["--model", "--hidden-size", "--embedding-dim", "--layers", "--dropout", "--lr", "--weight-decay",
+              "--epochs", "--batch-size", "--max-len", "--grad-clip", "--patience", "--max-minutes", "--loss",
+              "--negatives", "--seed", "--k", "--exclude-seen", "--config", "--save", "--store", "--publish",
+              "--name", "--device", "--quiet", "--user-col", "--item-col", "--time-col", "--event-col",
+              "--rating-col", "--min-user-interactions", "--min-item-count", "--max-events-per-user",
+              "--remove-repeats", "--event-types", "--min-rating", "default"],
     "evaluate": ["RUN_DIR", "DATA.csv", "--exclude-seen", "--user-col"],
     "recommend": ["RUN_DIR", "--history", "--k", "--exclude-seen"],
     "stats": ["DATA.csv", "--time-col", "--min-user-interactions", "--min-item-count"],

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[3]
 BAD = ROOT / "tests" / "data" / "bad"
 sys.path.insert(0, str(BAD))
 from make_corpus import files as corpus_files, generate  # noqa: E402
+from studio.nav import PAGE  # noqa: E402
 
 MANIFEST = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))["cases"]
 REFUSED = [n for n, c in MANIFEST.items() if "error" in c]
@@ -196,7 +197,7 @@ def metric(at: AppTest, label: str) -> str:
 def data_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("views/data.py")
+    at.switch_page(PAGE["data"])
     at.run()
     at.radio(key="data_source").set_value("Upload CSV files").run()
     assert not at.exception, at.exception
@@ -301,15 +302,15 @@ def _strings(obj) -> str:
 
 
 def test_figures_show_titles_and_names_escaped(hostile_dataset, hostile_runs):
-    from studio.figures import charts as figures
+    from studio.figures import data as data_figures, training as figures
     from studio.figures import gates as gate_figures
-    from seqrec.runs.explore import comparison_table
+    from seqrec.evaluation.compare import comparison_table
     from seqrec.inspect.gates import trace_history
 
     ds = hostile_dataset
     labels = [ds.item_label(i) for i in ds.item_ids]
     assert "<script>alert(1)</script> (<i>cat</i>)" in labels
-    pop = figures.popularity_long_tail(ds)
+    pop = data_figures.popularity_long_tail(ds)
     assert sorted(pop.data[0].text) == sorted(plot_escape(x) for x in labels)
     table = comparison_table(hostile_runs, ds, 10)
     figs = [pop, figures.metric_bars(table, "Recall@10"), figures.validation_curves(hostile_runs, "recall@10"),
@@ -345,7 +346,7 @@ def chart_text(at: AppTest) -> str:
 
 
 def train_quick_demo(at: AppTest, name: str) -> AppTest:
-    at.switch_page("views/train.py")
+    at.switch_page(PAGE["train"])
     at.run()
     at.text_input(key="tf_name").set_value(name)
     at.button(key="train_start").click().run()
@@ -385,7 +386,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in specs and "<script>" not in specs
 
     # Home and sidebar: the file name
-    at.switch_page("views/home.py")
+    at.switch_page(PAGE["home"])
     at.run()
     assert f"**{file_name}**" in [plain(m.value) for m in at.sidebar.markdown]
     assert any(plain(m.value).startswith(f":material/database: Current data: **{file_name}**") for m in at.markdown)
@@ -397,7 +398,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     assert verdicts and all(v.startswith(run_name) for v in verdicts)
 
     # Recommend: user IDs in headings, titles in tables and sentences
-    at.switch_page("views/recommend.py")
+    at.switch_page(PAGE["recommend"])
     at.run()
     assert not at.exception, at.exception
     assert at.selectbox(key="rec_model").value == run_name  # widget options are plain text already
@@ -415,7 +416,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     assert set(reads.removeprefix("Reads as: ").split("  →  ")) <= titles
 
     # Compare: the verdict, the chart and the CSV download
-    at.switch_page("views/compare.py")
+    at.switch_page(PAGE["compare"])
     at.run()
     assert not at.exception, at.exception
     assert any(plain(v.value).startswith(run_name) for v in list(at.success) + list(at.warning))

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 import seqrec  # noqa: E402
 from seqrec import SeqrecError, TrainConfig, load_run, save_run  # noqa: E402
 from seqrec.training import jobs
-from seqrec.runs import run as run_module  # noqa: E402
+from seqrec.runs import files as run_files  # noqa: E402
 from seqrec.cli import main as cli_main  # noqa: E402
 from seqrec.config import LIMITS  # noqa: E402
 from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
@@ -175,7 +175,7 @@ def test_damaged_or_foreign_run_files_get_one_sentence(saved, tmp_path, capsys, 
 def test_runs_saved_before_format_version_existed_still_load(saved, tmp_path):
     folder = copy_run(saved, tmp_path)
     meta = json.loads((folder / "run.json").read_text())
-    assert meta["format_version"] == run_module.FORMAT_VERSION
+    assert meta["format_version"] == run_files.FORMAT_VERSION
     del meta["format_version"]
     (folder / "run.json").write_text(json.dumps(meta))
     assert load_run(folder).metrics == saved[1].metrics
@@ -206,13 +206,13 @@ def test_a_save_that_fails_midway_keeps_the_previous_run(saved, tmp_path, monkey
         path.write_bytes(b"half a weights file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(run_module, "_write_weights", broken_writer)
+    monkeypatch.setattr(run_files, "_write_weights", broken_writer)
     with pytest.raises(SeqrecError, match="Could not save the run .*No space left on device"):
         save_run(newer, target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before, "the previous run was touched"
     assert [p.name for p in tmp_path.iterdir()] == ["run"], "a temporary folder was left behind"
 
-    monkeypatch.setattr(run_module, "_write_weights", lambda run, path: 1 / 0)  # any error, not only disk ones
+    monkeypatch.setattr(run_files, "_write_weights", lambda run, path: 1 / 0)  # any error, not only disk ones
     with pytest.raises(ZeroDivisionError):
         save_run(newer, target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
@@ -224,7 +224,7 @@ def test_a_save_killed_with_sigkill_leaves_the_previous_run_intact(saved, tmp_pa
     target = copy_run(saved, tmp_path)
     before = load_run(target).metrics
     code = (f"import sys, time\nsys.path.insert(0, {str(ROOT)!r})\n"
-            "from seqrec.runs import run as r\n"
+            "from seqrec.runs import files as r\n"
             f"run = r.load_run({str(target)!r})\n"
             "run.name = 'half-written'\n"
             "def slow_writer(run, path):\n"

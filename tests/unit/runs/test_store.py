@@ -22,9 +22,11 @@ import torch
 from seqrec import SeqrecError, TrainConfig, load_interactions, train_run
 from seqrec import cli
 from seqrec.runs import bundle
-from seqrec.runs import explore
+from seqrec.evaluation import compare
+from seqrec.runs import recommend
 from seqrec.data.dataset import interactions_fingerprint, load_dataset
-from seqrec.runs.run import dataset_summary, load_run, save_run
+from seqrec.runs.files import load_run, save_run
+from seqrec.runs.run import dataset_summary
 from seqrec.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -185,9 +187,10 @@ def test_two_sessions_saving_at_once_in_threads_lose_nothing(home, tiny_run):
     assert integrity(home) == "ok"
 
 
+@pytest.mark.slow
 def test_two_processes_saving_at_once_lose_nothing(home, tiny_run, tmp_path):
     src = save_run(tiny_run, tmp_path / "src")
-    script = ("import sys\nfrom seqrec.runs.run import load_run\nfrom seqrec.runs.store import RunStore\n"
+    script = ("import sys\nfrom seqrec.runs.files import load_run\nfrom seqrec.runs.store import RunStore\n"
               "run = load_run(sys.argv[1])\nstore = RunStore()\n"
               "for i in range(6):\n    store.save(run, sys.argv[2], name=f'{sys.argv[2]} {i}')\n")
     env = {**os.environ, "SEQREC_HOME": str(home), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -448,7 +451,7 @@ def test_recommend_all_users_writes_top_k_for_every_user(tiny_run, small_csv, sm
     assert "--all-users needs --out" in capsys.readouterr().err
     # the Recommend page's download is the same file
     ds = load_dataset([small_csv], ["small.csv"], items=sample_items_csv)
-    page = pd.read_csv(io.BytesIO(explore.all_users_csv(tiny_run, ds, 5)), dtype={"user": str, "item": str})
+    page = pd.read_csv(io.BytesIO(recommend.all_users_csv(tiny_run, ds, 5)), dtype={"user": str, "item": str})
     assert page.equals(recs)
 
 
@@ -471,13 +474,13 @@ def test_compare_groups_runs_by_dataset_and_warns_when_they_differ(tiny_run, sma
     ds = load_dataset([small_csv], ["small.csv"])
     other = dataclasses.replace(tiny_run, name="other data", dataset={**tiny_run.dataset, "fingerprint": "elsewhere",
                                                                       "name": "other.csv"})
-    same = explore.group_runs_by_dataset([tiny_run], ds)
-    assert [len(g.runs) for g in same] == [1] and explore.dataset_mix_warning(same) is None
-    groups = explore.group_runs_by_dataset([tiny_run, other], ds)
+    same = compare.group_runs_by_dataset([tiny_run], ds)
+    assert [len(g.runs) for g in same] == [1] and compare.dataset_mix_warning(same) is None
+    groups = compare.group_runs_by_dataset([tiny_run, other], ds)
     assert [(g.is_current, [r.name for r in g.runs]) for g in groups] == [(True, ["tiny gru"]),
                                                                           (False, ["other data"])]
-    assert "2 different datasets" in explore.dataset_mix_warning(groups)
-    table = explore.comparison_table(groups[1].runs, ds, 20, baselines=explore.recorded_baselines(groups[1].runs))
+    assert "2 different datasets" in compare.dataset_mix_warning(groups)
+    table = compare.comparison_table(groups[1].runs, ds, 20, baselines=compare.recorded_baselines(groups[1].runs))
     base = table[table["Kind"] == "baseline"]
     assert len(base) == len(tiny_run.baselines) and set(table["Dataset"]) == {"other.csv"}
     assert sorted(base["Recall@20"]) == sorted(m["recall@20"] for m in tiny_run.baselines.values())

@@ -22,7 +22,6 @@ import torch  # noqa: E402
 import seqrec  # noqa: E402
 from seqrec import SeqrecError, TrainConfig, load_run, save_run  # noqa: E402
 from seqrec.training import jobs
-from seqrec.runs import run as run_module  # noqa: E402
 from seqrec.cli import main as cli_main  # noqa: E402
 from seqrec.config import LIMITS  # noqa: E402
 from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
@@ -80,6 +79,7 @@ def synthetic_split(n_items: int, n_users: int, length: int) -> SplitData:
                      test_target=rng.integers(1, n_items + 1, size=n_users))
 
 
+@pytest.mark.slow
 def test_estimate_is_within_a_factor_two_of_what_training_allocates():
     """Peak RSS growth of one short training in a fresh process (logits-heavy config: ~450 MB) against the
     estimate. bench/memory_estimate.py measures more shapes."""
@@ -150,6 +150,7 @@ def test_cli_refuses_an_over_budget_training_with_exit_2(capsys, monkeypatch):
     assert out == ""
 
 
+@pytest.mark.slow
 def test_millions_of_unique_items_are_refused_quickly_without_gigabytes(tmp_path):
     """A 1,000,000-item catalogue (every item seen once): loaded, then refused by the memory check before any
     model is built. The child process reports its own peak memory."""

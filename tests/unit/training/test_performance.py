@@ -11,8 +11,10 @@ import seqrec.training.loop as train_mod
 from seqrec import SeqrecError, TrainConfig, load_interactions, train_run
 from seqrec.evaluation.metrics import evaluate_scorer
 from seqrec.data.split import pad_batch
-from seqrec.training.loop import (NegativeSampler, batch_loss_backward, build_model, length_bucketed_batches, make_sampler,
-                          model_scorer, training_windows)
+from seqrec.evaluation.protocol import model_scorer
+from seqrec.model import losses
+from seqrec.model.losses import NegativeSampler, make_sampler
+from seqrec.training.loop import batch_loss_backward, build_model, length_bucketed_batches, training_windows
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -93,9 +95,9 @@ def test_chunked_full_loss_gives_the_gradients_of_one_pass(monkeypatch):
 
 @pytest.mark.parametrize("n_items", [300, 1_700, 40_000, 2_000_000])
 def test_loss_chunks_stay_within_the_logits_budget(n_items):
-    positions = train_mod.loss_chunk_positions(n_items)
+    positions = losses.loss_chunk_positions(n_items)
     assert positions >= 1
-    assert positions * (n_items + 1) <= max(train_mod.MAX_LOGITS_PER_STEP, n_items + 1)
+    assert positions * (n_items + 1) <= max(losses.MAX_LOGITS_PER_STEP, n_items + 1)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -162,7 +164,8 @@ def test_vocabulary_is_most_popular_first_with_ties_in_order_of_appearance(sampl
     assert [str(i) for i in sample_split.vocab.ids] == expected
     df = pd.DataFrame({"user": ["a"] * 3 + ["b"] * 3, "item": ["q", "p", "q", "r", "p", "s"], "time": range(6)})
     from seqrec.data.split import user_sequences
-    from seqrec.data.prepare import ColumnMap, Interactions
+    from seqrec.data.columns import ColumnMap
+    from seqrec.data.prepare import Interactions
 
     _, seqs, vocab = user_sequences(Interactions(df, ColumnMap("user", "item", "time"), False, 6))
     assert list(vocab.ids) == ["q", "p", "r", "s"]

@@ -21,8 +21,8 @@ import torch  # noqa: E402
 
 import seqrec  # noqa: E402
 from seqrec import SeqrecError, TrainConfig, load_run, save_run  # noqa: E402
-from seqrec.training import jobs
-from seqrec.runs import run as run_module  # noqa: E402
+from seqrec import runtime  # noqa: E402
+from seqrec.training import jobs  # noqa: E402
 from seqrec.cli import main as cli_main  # noqa: E402
 from seqrec.config import LIMITS  # noqa: E402
 from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
@@ -67,18 +67,18 @@ def synthetic_split(n_items: int, n_users: int, length: int) -> SplitData:
 # ------------------------------------------------------------------------------------------------------------------
 
 def test_pool_size_follows_the_cores_and_the_setting(monkeypatch):
-    assert [jobs.default_workers(c) for c in (1, 2, 3, 8, 64)] == [1, 2, 3, 4, 4]
+    assert [runtime.default_workers(c) for c in (1, 2, 3, 8, 64)] == [1, 2, 3, 4, 4]
     monkeypatch.setenv("SEQREC_WORKERS", "3")
-    assert jobs.worker_count() == 3
+    assert runtime.worker_count() == 3
     monkeypatch.setenv("SEQREC_WORKERS", "many")
-    assert jobs.worker_count() == jobs.default_workers()
-    assert jobs.threads_per_worker(1) == (os.cpu_count() or 1)
+    assert runtime.worker_count() == runtime.default_workers()
+    assert runtime.threads_per_worker(1) == runtime.cores() == (os.cpu_count() or 1)
 
 
 def test_pool_workers_use_their_share_of_the_cores_whatever_the_main_thread_set():
     torch.set_num_threads(1)
     seen = jobs.get_pool().submit(torch.get_num_threads).result(30)
-    assert seen == jobs.threads_per_worker(jobs.get_pool()._max_workers)
+    assert seen == runtime.threads_per_worker(jobs.get_pool()._max_workers)
 
 
 class Gate:

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from seqrec import SeqrecError, TrainConfig, leave_last_out, load_interactions, load_run, save_run, train_run
-from seqrec.evaluation.protocol import evaluate_run_on
-from seqrec.training.loop import evaluate_model
+from seqrec.evaluation.protocol import evaluate_model, evaluate_run_on
 
 METRIC_KEYS = {"recall@10", "recall@20", "mrr@10", "mrr@20", "ndcg@10", "ndcg@20", "coverage@10", "coverage@20"}
 

@@ -1,4 +1,5 @@
-"""Plotly figures for the app: the data at a glance, live training curves, and comparisons across runs.
+"""Plotly figures of training and its results: live training curves, and comparisons across runs (Train and
+Compare pages).
 
 Each function takes library objects and returns a `plotly.graph_objects.Figure`; nothing here draws or caches.
 """
@@ -11,16 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from studio.figures.style import LAYOUT, PALETTE, style as _style
 from studio.textsafe import plot_escape, plot_escape_all
-
-PALETTE = ["#4C6EF5", "#F76707", "#12B886", "#E64980", "#7950F2", "#FAB005", "#15AABF", "#868E96"]
-LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=340, legend=dict(orientation="h", y=-0.2),
-              hovermode="x unified")
-
-
-def _style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), **{**LAYOUT, **({"height": height} if height else {})})
-    return fig
 
 
 def smooth(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
@@ -42,59 +35,6 @@ def thin(n: int, max_points: int = 600) -> np.ndarray:
         return np.arange(n)
     return np.unique(np.append(np.linspace(0, n - 1, max_points).astype(int), n - 1))
 
-
-# ------------------------------------------------------------------------------------------------------------------
-# Data
-# ------------------------------------------------------------------------------------------------------------------
-
-def sequence_length_histogram(ds) -> go.Figure:
-    """How many interactions each user has: the model learns from these sequences."""
-    lengths = ds.interactions.df.groupby("user", sort=False).size()
-    fig = go.Figure(go.Histogram(x=lengths, nbinsx=min(60, max(5, int(lengths.nunique()))),
-                                 marker_color=PALETTE[0], hovertemplate="%{x} interactions: %{y} users<extra></extra>"))
-    fig.update_xaxes(title="interactions per user")
-    fig.update_yaxes(title="users")
-    fig.update_layout(bargap=0.05)
-    return _style(fig, "Sequence length per user")
-
-
-def popularity_long_tail(ds) -> go.Figure:
-    """Interaction count of every item by popularity rank, log scale: how concentrated the catalogue is."""
-    popularity = ds.interactions.df["item"].value_counts()
-    counts = popularity.to_numpy()
-    ranks = np.arange(1, len(counts) + 1)
-    ids = popularity.index.astype(str)
-    names = plot_escape_all(ds.item_labels(ids) if len(ids) <= 50_000 else ids)  # titles are text, not HTML
-    fig = go.Figure(go.Scatter(x=ranks, y=counts, mode="lines", fill="tozeroy", line=dict(color=PALETTE[1]),
-                               text=names, hovertemplate="#%{x} %{text}: %{y} interactions<extra></extra>"))
-    fig.update_yaxes(type="log", dtick=1, title="interactions (log scale)")  # one label per decade
-    fig.update_xaxes(title="item popularity rank")
-    return _style(fig, "Item popularity (long tail)")
-
-
-def interactions_over_time(ds) -> go.Figure:
-    """Interactions per day (or per time bucket when the time column holds plain numbers)."""
-    t = ds.interactions.df["time"]
-    if ds.interactions.time_is_datetime:
-        dates = pd.to_datetime(t, unit="s", utc=True)
-        span_days = (dates.max() - dates.min()).days
-        freq = "D" if span_days <= 400 else "W" if span_days <= 3000 else "MS"
-        s = dates.dt.tz_localize(None).dt.to_period(freq if freq != "MS" else "M").dt.start_time.value_counts()
-        s = s.sort_index()
-        unit = {"D": "day", "W": "week", "MS": "month"}[freq]
-        fig = go.Figure(go.Scatter(x=s.index, y=s.values, mode="lines", line=dict(color=PALETTE[2]),
-                                   fill="tozeroy", hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y}} per {unit}<extra></extra>"))
-        fig.update_yaxes(title=f"interactions per {unit}")
-    else:
-        fig = go.Figure(go.Histogram(x=t, nbinsx=60, marker_color=PALETTE[2]))
-        fig.update_xaxes(title="time value")
-        fig.update_yaxes(title="interactions")
-    return _style(fig, "Interactions over time")
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Training
-# ------------------------------------------------------------------------------------------------------------------
 
 def training_progress(batch_losses: Sequence[float], epoch_metrics: Sequence[dict], k: int,
                       best_epoch: int = 0) -> go.Figure:

@@ -1,0 +1,164 @@
+"""Column roles: which column of a file is the user, the item, the time (and optionally event type and rating),
+guessed from common names (or, for a headerless file, from the values) and checked against the caller's choices."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from seqrec.errors import SeqrecError
+
+USER_NAMES = ["user_id", "userid", "user", "users", "uid", "user_key", "customer_id", "customerid", "customer",
+              "client_id", "visitorid", "visitor_id", "visitor", "session_id", "sessionid", "session", "member_id",
+              "account_id", "reviewerid", "reviewer_id", "person_id", "viewer_id", "listener_id", "player_id"]
+ITEM_NAMES = ["item_id", "itemid", "item", "items", "iid", "movieid", "movie_id", "movie", "product_id",
+              "productid", "product", "sku", "asin", "article_id", "articleid", "track_id", "trackid", "song_id",
+              "book_id", "isbn", "video_id", "content_id", "object_id", "track", "song", "book", "game_id",
+              "artist_id", "recipe_id", "business_id", "course_id", "poi_id", "venue_id", "url", "page", "page_id"]
+TIME_NAMES = ["timestamp", "time", "ts", "datetime", "date", "event_time", "eventtime", "time_stamp",
+              "created_at", "created", "event_date", "date_time", "unix_time", "unixtime", "epoch", "when",
+              "occurred_at", "played_at", "watched_at", "viewed_at", "purchased_at", "order_date", "t"]
+EVENT_NAMES = ["event", "event_type", "eventtype", "action", "action_type", "type", "interaction",
+               "interaction_type", "behavior", "behaviour", "event_name"]
+RATING_NAMES = ["rating", "ratings", "score", "stars", "weight", "value", "rate", "overall", "review_score"]
+
+
+def norm_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).strip().lower())
+
+
+@dataclass
+class ColumnMap:
+    """Which CSV column plays which role. user, item and time are required; event and rating are optional."""
+
+    user: str
+    item: str
+    time: str
+    event: str | None = None
+    rating: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def find_columns(columns: list[str], candidates: list[str], taken: set[str]) -> list[str]:
+    normed = {c: norm_name(c) for c in columns if c not in taken}
+    order = [norm_name(x) for x in candidates]
+    hits = [c for c in normed if normed[c] in order]
+    hits.sort(key=lambda c: order.index(normed[c]))
+    if not hits:  # looser: a column whose name ends in a candidate ("customer_user_id") or contains it
+        for cand in order:
+            hits += [c for c, n in normed.items() if len(cand) > 3 and (n.endswith(cand) or n.startswith(cand))
+                     and c not in hits]
+    return hits
+
+
+def _content_roles(df: pd.DataFrame) -> dict:
+    """For a headerless file: guess roles from the values (epoch-like column = time, small-range numeric = rating)."""
+    sample = df.head(2000)
+    roles: dict = {}
+    cols = list(df.columns)
+    numeric = {c: pd.to_numeric(sample[c], errors="coerce") for c in cols}
+    time_col = None
+    for c in cols:
+        v = numeric[c]
+        if v.notna().all() and len(v) and v.min() > 1e8:
+            time_col = c
+            break
+    if time_col is None:
+        for c in cols:
+            parsed = pd.to_datetime(sample[c], errors="coerce", format="mixed", utc=True) \
+                if not numeric[c].notna().all() else None
+            if parsed is not None and parsed.notna().mean() > 0.9:
+                time_col = c
+                break
+    rest = [c for c in cols if c != time_col]
+    rating_col = None
+    if len(rest) > 2:
+        for c in rest[2:]:
+            v = numeric[c]
+            if v.notna().all() and v.min() >= 0 and v.max() <= 10:
+                rating_col = c
+                break
+    if time_col is not None and len(rest) >= 2:
+        roles = dict(user=rest[0], item=rest[1], time=time_col, rating=rating_col)
+    return roles
+
+
+def guess_columns(df: pd.DataFrame) -> dict:
+    """Best guess of each role's column from common names (None where nothing fits). A role two columns claim
+    equally ('user_id' and 'User ID') is left None, so the user picks one instead of us picking silently."""
+    guess, ambiguous = _guess_roles(df)
+    return {role: (None if role in ambiguous else col) for role, col in guess.items()}
+
+
+def _ambiguous_roles(cols: list[str], guess: dict) -> dict:
+    """role -> (guessed column, its twin) where another column has the same name up to case and punctuation."""
+    names = {"user": USER_NAMES, "item": ITEM_NAMES, "time": TIME_NAMES}
+    out = {}
+    for role, cands in names.items():
+        chosen = guess.get(role)
+        if chosen:
+            twins = [c for c in cols if c != chosen and norm_name(c) == norm_name(chosen)
+                     and norm_name(c) in {norm_name(n) for n in cands}]
+            if twins:
+                out[role] = (chosen, twins[0])
+    return out
+
+
+def _guess_roles(df: pd.DataFrame) -> tuple[dict, dict]:
+    """(first-choice column per role, ambiguous roles) from the column names, or the values for a headerless file."""
+    cols = list(df.columns)
+    if not df.attrs.get("has_header", True):
+        roles = _content_roles(df)
+        if roles:
+            return {**dict(user=None, item=None, time=None, event=None, rating=None), **roles}, {}
+    taken: set[str] = set()
+    out = {}
+    for role, cands in (("user", USER_NAMES), ("item", ITEM_NAMES), ("time", TIME_NAMES),
+                        ("event", EVENT_NAMES), ("rating", RATING_NAMES)):
+        hits = find_columns(cols, cands, taken)
+        out[role] = hits[0] if hits else None
+        if hits:
+            taken.add(hits[0])
+    if out["time"] is None:  # unusual name: fall back to the values (an epoch-like or date column)
+        by_content = _content_roles(df[[c for c in cols if c not in taken or c in (out["user"], out["item"])]])
+        if by_content.get("time") and by_content["time"] not in taken:
+            out["time"] = by_content["time"]
+    return out, _ambiguous_roles(cols, out)
+
+
+def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None = None, time: str | None = None,
+                    event: str | None = None, rating: str | None = None) -> ColumnMap:
+    """Merge the caller's choices with the guesses; raise one message listing every missing/unknown column."""
+    guess, ambiguous = _guess_roles(df)
+    chosen = dict(user=user or guess["user"], item=item or guess["item"], time=time or guess["time"],
+                  event=event if event is not None else guess["event"],
+                  rating=rating if rating is not None else guess["rating"])
+    cols = list(df.columns)
+    problems = []
+    for role, given in (("user", user), ("item", item), ("time", time), ("event", event), ("rating", rating)):
+        if given and given not in cols:
+            problems.append(f"the {role} column '{given}' is not in the file")
+    given_by_caller = {"user": user, "item": item, "time": time}
+    for role, flag in (("user", "--user-col"), ("item", "--item-col"), ("time", "--time-col")):
+        if not given_by_caller[role] and role in ambiguous:
+            a, b = ambiguous[role]
+            problems.append(f"the {role} column is ambiguous: both '{a}' and '{b}' could be it (pick one in the "
+                            f"column choice, or with {flag} on the command line)")
+        elif not chosen[role]:
+            example = "timestamp" if role == "time" else f"{role}_id"
+            problems.append(f"no {role} column was found (name it e.g. '{example}', or pick it in the column "
+                            f"choice, or with {flag} on the command line)")
+    req = [chosen["user"], chosen["item"], chosen["time"]]
+    if not problems and len(set(req)) < 3:
+        problems.append(f"user, item and time must be three different columns (got {req})")
+    if problems:
+        raise SeqrecError("Cannot map the columns: " + "; ".join(problems) + f"; the file's columns are {cols}.")
+    for opt in ("event", "rating"):
+        if chosen[opt] in req or chosen[opt] == "":
+            chosen[opt] = None
+    if chosen["event"] and chosen["event"] == chosen["rating"]:
+        chosen["rating"] = None
+    return ColumnMap(**chosen)
