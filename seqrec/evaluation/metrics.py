@@ -67,6 +67,22 @@ def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], his
     ranked. With exclude_seen, the items of each history are masked out before ranking.
     """
     ks = sorted(set(int(k) for k in ks))
+    ranks, _, recommended = _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size)
+    out = {}
+    for k in ks:
+        out[f"recall@{k}"] = recall_at_k(ranks, k)
+    for k in ks:
+        out[f"mrr@{k}"] = mrr_at_k(ranks, k)
+    for k in ks:
+        out[f"ndcg@{k}"] = ndcg_at_k(ranks, k)
+    for k in ks:
+        out[f"coverage@{k}"] = float(recommended[k].sum()) / max(1, n_items)
+    return out
+
+
+def _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size):
+    """Pessimistic target ranks in evaluation order (histories sorted by length), that order, and per K the items
+    anyone got in their top K. The one scoring loop behind evaluate_scorer and per_user_metrics."""
     n_cols = n_items + 1
     if batch_size is None:
         batch_size = default_eval_batch(n_items)
@@ -94,13 +110,30 @@ def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], his
             got = idx[:, :k].reshape(-1)
             recommended[k][got[got > 0]] = True
     ranks = torch.cat(all_ranks) if all_ranks else torch.zeros(0, dtype=torch.float64)
+    return ranks, order, recommended
+
+
+PER_USER_METRICS = ("recall", "mrr", "ndcg")  # coverage is a property of the whole list, not of one user
+
+
+def per_user_values(ranks: torch.Tensor, ks: Sequence[int]) -> dict[str, np.ndarray]:
+    """f"{metric}@{k}" -> one float64 value per user (hit, reciprocal rank, NDCG); their means are the metrics."""
     out = {}
-    for k in ks:
-        out[f"recall@{k}"] = recall_at_k(ranks, k)
-    for k in ks:
-        out[f"mrr@{k}"] = mrr_at_k(ranks, k)
-    for k in ks:
-        out[f"ndcg@{k}"] = ndcg_at_k(ranks, k)
-    for k in ks:
-        out[f"coverage@{k}"] = float(recommended[k].sum()) / max(1, n_items)
+    for k in sorted(set(int(k) for k in ks)):
+        hit = ranks <= k
+        out[f"recall@{k}"] = hit.double().numpy()
+        out[f"mrr@{k}"] = torch.where(hit, 1.0 / ranks, torch.zeros_like(ranks)).numpy()
+        out[f"ndcg@{k}"] = torch.where(hit, 1.0 / torch.log2(ranks + 1), torch.zeros_like(ranks)).numpy()
     return out
+
+
+def per_user_metrics(score_batch: Callable[[list[np.ndarray]], torch.Tensor], histories: list[np.ndarray],
+                     targets: np.ndarray, n_items: int, ks: Sequence[int] = (10, 20), exclude_seen: bool = False,
+                     batch_size: int | None = None) -> dict[str, np.ndarray]:
+    """Like evaluate_scorer, but each metric as one value per user, in the order of `histories` (for bootstrap
+    intervals and paired comparisons: two scorers on the same split give aligned arrays). No coverage."""
+    ks = sorted(set(int(k) for k in ks))
+    ranks, order, _ = _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size)
+    unsorted = torch.empty_like(ranks)
+    unsorted[torch.from_numpy(order)] = ranks  # back from evaluation order to the callers' order
+    return per_user_values(unsorted, ks)

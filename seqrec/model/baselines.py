@@ -1,11 +1,18 @@
-"""Simple baselines computed beside every neural model, as small estimators (`fit` returns self).
+"""Baselines computed beside every neural model, as small estimators (`fit` returns self).
 
-Both score with the same (B, n_items + 1) interface as the neural model, so evaluation runs the identical code path.
+All score with the same (B, n_items + 1) interface as the neural model, so evaluation runs the identical code path.
+Every `fit(sequences, n_items, valid=None, exclude_seen=False)` takes the same arguments: `valid` = (histories,
+targets) is used by the baselines that choose a setting on validation (ItemKNN's K) and ignored by the others.
+MostPopular and ItemTransitions count; Repeat, ItemKNN and SessionKNN (issue 16) are vectorised with scipy.sparse,
+no per-user Python loop, and each has `raw_scores(histories)` (float64, before popularity breaks ties) for tests.
 """
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
+
+from seqrec.evaluation.metrics import evaluate_scorer
 
 
 class MostPopular:
@@ -14,7 +21,7 @@ class MostPopular:
     name = "most_popular"
     label = "MostPopular"
 
-    def fit(self, sequences: list[np.ndarray], n_items: int) -> "MostPopular":
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> "MostPopular":
         flat = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int64)
         self.counts_ = np.bincount(flat, minlength=n_items + 1).astype(np.float32)
         self.counts_[0] = 0
@@ -31,7 +38,8 @@ class ItemTransitions:
     name = "item_transitions"
     label = "Item-to-item transitions"
 
-    def fit(self, sequences: list[np.ndarray], n_items: int) -> "ItemTransitions":
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None,
+            exclude_seen: bool = False) -> "ItemTransitions":
         self.n_items_ = n_items
         self.popularity_ = MostPopular().fit(sequences, n_items).counts_
         prev = np.concatenate([s[:-1] for s in sequences]) if sequences else np.zeros(0, dtype=np.int64)
@@ -60,3 +68,301 @@ class ItemTransitions:
 
 
 BASELINES = (MostPopular, ItemTransitions)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Stronger baselines (issue 16): fitted once per dataset, scored a whole batch at a time with scipy.sparse / numpy.
+# ------------------------------------------------------------------------------------------------------------------
+
+TIE_LEVELS = 1 << 14
+"""Score levels per row before popularity breaks ties (see `with_popularity_ties`). A float32 score cannot hold a
+float primary key and a popularity key exactly, so the primary score is rounded up to 1/TIE_LEVELS of the row's best
+score: items closer than that count as tied. At the top level popularity still has 2^23 / TIE_LEVELS = 512 steps."""
+
+
+def with_popularity_ties(scores: np.ndarray, popularity: np.ndarray) -> torch.Tensor:
+    """Float32 scores ordered by `scores` (>= 0) first and by popularity among ties, like ItemTransitions.
+
+    Items a baseline gives no score (0) stay below every scored item, in popularity order, so a baseline never ranks
+    worse than MostPopular on the items it knows nothing about. Always finite.
+    """
+    top = scores.max(axis=1, keepdims=True)
+    quantum = np.where(top > 0, top / TIE_LEVELS, 1.0)
+    levels = np.ceil(scores / quantum)  # ceil: the smallest positive score still beats every unscored item
+    tie_break = popularity / (float(popularity.max()) + 1.0)  # in [0, 1): never lifts an item to the next level
+    return torch.from_numpy((levels + tie_break).astype(np.float32))
+
+
+def _flat(histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All items of a batch of histories at once: (items, row of each, 1-based position, row lengths)."""
+    lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
+    items = np.concatenate(histories).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    positions = np.arange(len(items)) - np.repeat(np.cumsum(lengths) - lengths, lengths) + 1
+    return items, rows, positions, lengths
+
+
+def _binary_rows(sequences: list[np.ndarray], n_cols: int) -> sp.csr_matrix:
+    """Sequence x item matrix with a 1 where the sequence holds the item (repeats count once), sorted indices."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    items = np.concatenate(sequences).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(sequences)), lengths)
+    m = sp.csr_matrix((np.ones(len(items), dtype=np.float32), (rows, items)), shape=(len(sequences), n_cols))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def _rank_in_group(groups: np.ndarray) -> np.ndarray:
+    """0-based position of each element inside its run of equal, already sorted `groups` values."""
+    return np.arange(len(groups)) - np.searchsorted(groups, groups)
+
+
+def _segments(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Indices start..start+size-1 of every segment, concatenated (the vectorised gather ItemTransitions uses)."""
+    return np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+
+
+class Repeat:
+    """Recommends the user's own past items, most frequent first (ties: the more recent first), above every item
+    they have not seen, which follow by popularity. Strong where people re-buy and re-click; with exclude-seen it
+    is MostPopular by construction."""
+
+    name = "repeat"
+    label = "Repeat own items"
+
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> "Repeat":
+        self.n_items_ = n_items
+        self.popularity_ = MostPopular().fit(sequences, n_items).counts_
+        return self
+
+    def _seen(self, histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Flat (row * (n_items + 1) + item) index of every distinct (history, item) pair and its key: the count of
+        the item in the history + its last position / (length + 1), which is in (0, 1) and breaks count ties only."""
+        items, rows, positions, lengths = _flat(histories)
+        key = rows * (self.n_items_ + 1) + items
+        # np.unique reports each pair's first index, so on the reversed batch that is the pair's last occurrence.
+        uniq, first_from_end, counts = np.unique(key[::-1], return_index=True, return_counts=True)
+        last_pos = positions[::-1][first_from_end]
+        return uniq, counts + last_pos / (lengths[uniq // (self.n_items_ + 1)] + 1.0)
+
+    def raw_scores(self, histories: list[np.ndarray]) -> np.ndarray:
+        """(B, n_items + 1): each seen item's key (see `_seen`), 0 where unseen."""
+        out = np.zeros((len(histories), self.n_items_ + 1))
+        flat, value = self._seen(histories)
+        out.ravel()[flat] = value
+        return out
+
+    def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
+        # Unseen items get the popularity fraction in [0, 1), seen ones 1 + their key: one pass over the matrix.
+        pop = (self.popularity_ / (float(self.popularity_.max()) + 1.0)).astype(np.float32)
+        out = np.tile(pop, (len(histories), 1))
+        flat, value = self._seen(histories)
+        out.ravel()[flat] = 1.0 + value
+        return torch.from_numpy(out)
+
+
+SIM_BLOCK_ELEMENTS = 1 << 22  # ItemKNN fit: co-occurrence entries computed at once (a block of item rows)
+
+
+class ItemKNN:
+    """Item-to-item kNN: cosine similarity of items by the training sequences that hold them (each item keeps only
+    its `neighbours` most similar items, so the matrix stays sparse for large catalogues); a history scores each item
+    by the similarities summed over its last `k_history` items, the most recent weighted most (weight 1/p for the
+    p-th item from the end). `tune` (or `fit(..., valid=(histories, targets))`) picks `k_history` from
+    `k_grid` by validation Recall@20."""
+
+    name = "item_knn"
+    label = "Item kNN"
+
+    def __init__(self, neighbours: int = 100, k_history: int = 3, k_grid: tuple[int, ...] = (1, 2, 3, 5, 10)):
+        self.neighbours = neighbours
+        self.k_history = k_history
+        self.k_grid = k_grid
+
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> "ItemKNN":
+        self.n_items_ = n_items
+        self.popularity_ = MostPopular().fit(sequences, n_items).counts_
+        self.sim_ = self._similarities(_binary_rows(sequences, n_items + 1))
+        if valid is not None:
+            self.tune(valid[0], valid[1], exclude_seen)
+        return self
+
+    def _similarities(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        """Row i: item i's `neighbours` most cosine-similar items (itself excluded). Computed a block of items at a
+        time, at most SIM_BLOCK_ELEMENTS co-occurrences per block (popular items co-occur with nearly everything),
+        so fitting 40,000 items needs a few hundred MB at most, never the full co-occurrence matrix."""
+        n_cols = x.shape[1]
+        chunk = max(16, min(4096, SIM_BLOCK_ELEMENTS // n_cols))
+        norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel().astype(np.float64))
+        xt = x.T.tocsr()
+        parts = []
+        for start in range(0, n_cols, chunk):
+            block = (xt[start: start + chunk] @ x).tocoo()
+            r, c = block.row.astype(np.int64) + start, block.col.astype(np.int64)
+            off_diagonal = r != c
+            r, c, v = r[off_diagonal], c[off_diagonal], block.data[off_diagonal].astype(np.float64)
+            sim = v / (norms[r] * norms[c])
+            order = np.lexsort((c, -sim, r))  # per row: most similar first, ties by item code (deterministic)
+            r, c, sim = r[order], c[order], sim[order]
+            keep = _rank_in_group(r) < self.neighbours
+            parts.append((r[keep], c[keep], sim[keep]))
+        r, c, sim = (np.concatenate(p) for p in zip(*parts)) if parts else (np.zeros(0, dtype=np.int64),) * 3
+        return sp.csr_matrix((sim, (r, c)), shape=(n_cols, n_cols))
+
+    def raw_scores(self, histories: list[np.ndarray], k_history: int | None = None) -> np.ndarray:
+        """(B, n_items + 1): sum over the last k_history items (p = 1 the latest) of similarity / p."""
+        k = self.k_history if k_history is None else k_history
+        items, rows, positions, lengths = _flat(histories)
+        from_end = lengths[rows] - positions + 1
+        recent = from_end <= k
+        query = sp.csr_matrix((1.0 / from_end[recent], (rows[recent], items[recent])),
+                              shape=(len(histories), self.n_items_ + 1))  # a repeated item adds its weights up
+        return (query @ self.sim_).toarray()
+
+    def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
+        return with_popularity_ties(self.raw_scores(histories), self.popularity_)
+
+    def tune(self, histories: list[np.ndarray], targets: np.ndarray, exclude_seen: bool = False) -> "ItemKNN":
+        """Set k_history to the value of k_grid with the best Recall@20 on (histories, targets), scored through the
+        evaluation code itself; ties go to the smaller K. Returns self; `tuning_` keeps every K's Recall@20."""
+        self.tuning_ = {}
+        for k in sorted(self.k_grid):
+            def score(batch, k=k):
+                return with_popularity_ties(self.raw_scores(batch, k), self.popularity_)
+            self.tuning_[k] = evaluate_scorer(score, histories, targets, self.n_items_, (20,),
+                                              exclude_seen)["recall@20"]
+        self.k_history = max(self.tuning_, key=lambda k: (self.tuning_[k], -k))
+        return self
+
+
+class SessionKNN:
+    """V-SKNN as in session-rec (`knn/vsknn.py`, Ludewig & Jannach 2018), each training sequence a session.
+
+    For a history of length L, item weights grow linearly with position (the p-th item weighs p / L; a repeated item
+    keeps its latest weight). Candidates are the `sample` most recent training sequences sharing an item with the
+    history; each gets the cosine similarity sum(weights of shared items) / (|weights| * sqrt(its distinct items));
+    the `k` most similar are the neighbours (ties: the more recent). An item scores the sum over neighbours holding
+    it of similarity / s, where s is the position from the end of the latest history item that neighbour shares
+    (session-rec's `div_score`). Items of the history are scored too (session-rec's remind; exclude-seen masks
+    them). Deviation: neighbours holding nothing beyond the history are dropped, which keeps a user's own training
+    sequence (a prefix of every leave-last-out history) from using up a neighbour slot.
+
+    Recency: `fit(..., last_times=...)` gives each sequence's last timestamp; without it, later sequences count as
+    more recent.
+    """
+
+    name = "session_knn"
+    label = "Session kNN (V-SKNN)"
+
+    def __init__(self, k: int = 100, sample: int = 500, route: str = "auto"):
+        self.k = k
+        self.sample = sample
+        self.route = route  # "auto", or force "full" / "sampled" (tests, benchmarks): the same scores either way
+
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False,
+            last_times: np.ndarray | None = None) -> "SessionKNN":
+        self.n_items_ = n_items
+        self.popularity_ = MostPopular().fit(sequences, n_items).counts_
+        # Sessions are renumbered oldest first, so "most recent" is simply "largest number" everywhere below.
+        order = np.arange(len(sequences)) if last_times is None else np.argsort(last_times, kind="stable")
+        self.sessions_ = _binary_rows([sequences[i] for i in order], n_items + 1)  # session x item, sorted indices
+        self.sizes_ = np.diff(self.sessions_.indptr)
+        self.by_item_ = self.sessions_.T.tocsr()  # item x session, sorted indices
+        self.by_item_.sort_indices()
+        self.recent_ = self._recent_sessions_per_item()
+        return self
+
+    def _recent_sessions_per_item(self) -> sp.csr_matrix:
+        """Item x session keeping each item's `sample` most recent sessions. Enough to find every row's sample: a
+        session among the `sample` most recent of a union is among the `sample` most recent of its own item's."""
+        by_item = self.by_item_
+        item = np.repeat(np.arange(by_item.shape[0]), np.diff(by_item.indptr))
+        from_end = np.repeat(by_item.indptr[1:], np.diff(by_item.indptr)) - np.arange(by_item.nnz)
+        keep = from_end <= self.sample
+        return sp.csr_matrix((by_item.data[keep], (item[keep], by_item.indices[keep])), shape=by_item.shape)
+
+    @staticmethod
+    def _last_per_row(m: sp.csr_matrix, count: int) -> np.ndarray:
+        """Mask of the last `count` stored entries of each row (the most recent sessions, as they are numbered by
+        age; indices sorted)."""
+        return np.repeat(m.indptr[1:], np.diff(m.indptr)) - np.arange(m.nnz) <= count
+
+    def _candidates(self, latest: np.ndarray, weights: np.ndarray):
+        """Each row's `sample` most recent sessions sharing an item, with the shared count and sum of weights.
+
+        Two exact routes, the cheaper one per batch: products with every item's sessions (cost: the sessions of
+        the history's items; cheap when histories or popular items are few), or the candidates from each item's
+        recent sessions only and the overlap counted on those (cost: sample x session length). `latest` and
+        `weights`: (B, n_items + 1) latest position and weight of each history item, 0 where absent."""
+        query = sp.csr_matrix((latest > 0).astype(np.float64))
+        n_items_sessions = np.diff(self.by_item_.indptr)
+        full_cost = int(n_items_sessions[query.indices].sum())
+        sampled_cost = query.shape[0] * self.sample * max(1.0, float(self.sizes_.mean()) if len(self.sizes_) else 1)
+        if self.route == "full" or (self.route == "auto" and full_cost <= sampled_cost):
+            shared = (query @ self.by_item_).tocsr()
+            num = (sp.csr_matrix(weights) @ self.by_item_).tocsr()  # the sparsity of `shared`: weights are > 0
+            shared.sort_indices()
+            num.sort_indices()
+            keep = self._last_per_row(shared, self.sample)
+            c_rows = np.repeat(np.arange(query.shape[0]), np.diff(shared.indptr))[keep]
+            return c_rows, shared.indices[keep].astype(np.int64), shared.data[keep], num.data[keep]
+        cand = (query @ self.recent_).tocsr()
+        cand.sort_indices()
+        keep = self._last_per_row(cand, self.sample)
+        c_rows = np.repeat(np.arange(query.shape[0]), np.diff(cand.indptr))[keep]
+        c_sess = cand.indices[keep].astype(np.int64)
+        sizes = self.sizes_[c_sess]
+        its = self.sessions_.indices[_segments(self.sessions_.indptr[c_sess], sizes)]
+        flat = np.repeat(c_rows * latest.shape[1], sizes) + its
+        starts = np.cumsum(sizes) - sizes  # every candidate holds >= 1 item, so no segment is empty
+        if not len(starts):
+            return c_rows, c_sess, np.zeros(0), np.zeros(0)
+        shared = np.add.reduceat((latest.ravel()[flat] > 0).astype(np.float64), starts)
+        num = np.add.reduceat(weights.ravel()[flat], starts)
+        return c_rows, c_sess, shared, num
+
+    def _neighbours(self, histories: list[np.ndarray]):
+        """The kept (row, session, similarity / s) triples of a batch, vectorised over rows and candidates."""
+        items, rows, positions, lengths = _flat(histories)
+        n_cols, b = self.n_items_ + 1, len(histories)
+        latest = np.zeros((b, n_cols), dtype=np.int64)  # latest position of each history item, 0 if absent
+        np.maximum.at(latest, (rows, items), positions)
+        weights = latest / np.maximum(lengths, 1)[:, None]  # the p-th item weighs p / L
+        q_norm = np.sqrt((weights ** 2).sum(axis=1))
+        c_rows, c_sess, n_shared, num = self._candidates(latest, weights)
+        sizes = self.sizes_[c_sess]
+        sim = num / (q_norm[c_rows] * np.sqrt(sizes))
+        useful = n_shared < sizes  # drop sessions that hold nothing beyond the history
+        c_rows, c_sess, sim = c_rows[useful], c_sess[useful], sim[useful]
+        order = np.lexsort((-c_sess, -sim, c_rows))  # per row: most similar first, ties: the more recent
+        top = order[_rank_in_group(c_rows[order]) < self.k]
+        c_rows, c_sess, sim = c_rows[top], c_sess[top], sim[top]
+        # session-rec's decay 1/s: s = position from the end of the latest history item the neighbour shares.
+        sizes = self.sizes_[c_sess]
+        its = self.sessions_.indices[_segments(self.sessions_.indptr[c_sess], sizes)]
+        pos = latest.ravel()[np.repeat(c_rows * n_cols, sizes) + its]
+        newest = np.maximum.reduceat(pos, np.cumsum(sizes) - sizes) if len(sizes) else np.zeros(0, np.int64)
+        return c_rows, c_sess, sim / (lengths[c_rows] - newest + 1)
+
+    def raw_scores(self, histories: list[np.ndarray]) -> np.ndarray:
+        """(B, n_items + 1): each item's summed neighbour similarity / s (0 where no neighbour holds it)."""
+        rows, sessions, weights = self._neighbours(histories)
+        w = sp.csr_matrix((weights, (rows, sessions)), shape=(len(histories), self.sessions_.shape[0]))
+        return (w @ self.sessions_).toarray().astype(np.float64)
+
+    def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
+        return with_popularity_ties(self.raw_scores(histories), self.popularity_)
+
+
+STRONG_BASELINES = (Repeat, ItemKNN, SessionKNN)
+ALL_BASELINES = BASELINES + STRONG_BASELINES
+"""Every baseline in display order: most_popular, item_transitions, repeat, item_knn, session_knn. BASELINES (what
+the protocol fits today) still holds the first two; the lead switches the protocol over when wiring issue 16."""
+
+
+def fit_all(sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False,
+            classes=ALL_BASELINES) -> dict:
+    """name -> each baseline of `classes` fitted on `sequences` (a split's training parts); `valid` = (histories,
+    targets) lets those with a validation choice (ItemKNN's K) make it, under the evaluation's exclude-seen setting."""
+    return {cls.name: cls().fit(sequences, n_items, valid=valid, exclude_seen=exclude_seen) for cls in classes}
