@@ -19,11 +19,13 @@ import numpy as np
 from seqrec.config import SETTINGS, Setting, TrainConfig
 from seqrec.data.metadata import load_item_metadata
 from seqrec.data.prepare import Filters, load_interactions
+from seqrec.data.samples import SAMPLE_PREFIX, SAMPLES, sample_named
 from seqrec.data.stats import dataset_stats
 from seqrec.errors import SeqrecError
 from seqrec.runs.bundle import looks_like_bundle, read_bundle, read_config
 from seqrec.runs.export import to_safe_csv
 from seqrec.runs.store import CLI_OWNER, DB_NAME, check_name, is_run_id, open_store, store_home
+from seqrec.training.space import check_metric, parse_space, search_space
 
 EXIT_BAD_INPUT = 2
 
@@ -53,8 +55,22 @@ def _add_column_options(p: argparse.ArgumentParser, min_user: int = 3) -> None:
     f.add_argument("--remove-repeats", action="store_true", help="drop immediate repeats (same item twice in a row)")
     f.add_argument("--min-rating", type=float, default=None, metavar="F", help="keep rows with rating >= F")
     f.add_argument("--event-types", nargs="+", default=None, metavar="E", help="keep only these event types")
+    f.add_argument("--where", action="append", default=None, metavar="COND",
+                   help="keep rows meeting a numeric condition on any column, e.g. \"Quantity>0\" (operators > >= < "
+                        "<= = !=; repeat the option for several conditions)")
+    f.add_argument("--date-from", metavar="DATE", help="keep events on or after this date, e.g. 2011-01-01")
+    f.add_argument("--date-to", metavar="DATE", help="keep events on or before this date (a bare date includes "
+                   "the whole day)")
+    ss = p.add_argument_group("sessions")
+    ss.add_argument("--session-gap-minutes", type=float, default=None, metavar="N",
+                    help="cut each user's history into sessions after N minutes without activity; evaluation then "
+                         "holds out the last item of each user's last session")
+    ss.add_argument("--min-session-length", type=int, default=1, metavar="M",
+                    help="with --session-gap-minutes: drop sessions with fewer than M events (default 1: keep all)")
 
 
+SAMPLES_HELP = "A bundled sample by name: " + "; ".join(f"{SAMPLE_PREFIX}{s.key} ({s.about})"
+                                                   for s in SAMPLES.values()) + "."
 RUN_HELP = ("a folder saved with `train --save`, a run bundle (.zip) downloaded from the app, or a run id from "
             "`python -m seqrec runs`")
 
@@ -67,12 +83,23 @@ def _add_run_and_history(p: argparse.ArgumentParser) -> None:
 def _filters(a):
     return Filters(min_user_interactions=a.min_user_interactions, min_item_count=a.min_item_count,
                    max_events_per_user=a.max_events_per_user, remove_repeats=a.remove_repeats,
-                   min_rating=a.min_rating, event_types=a.event_types)
+                   min_rating=a.min_rating, event_types=a.event_types, where=a.where, date_from=a.date_from,
+                   date_to=a.date_to, session_gap_minutes=a.session_gap_minutes,
+                   min_session_length=a.min_session_length)
+
+
+def _sources(names: Sequence[str]) -> list[str]:
+    """The data arguments with each bundled-sample name (sample:synthetic, sample:retail) replaced by its file."""
+    return [str(sample_named(n).interactions) if str(n).startswith(SAMPLE_PREFIX) else n for n in names]
 
 
 def _load(a, training: bool = True):
-    return load_interactions(a.data, user=a.user_col, item=a.item_col, time=a.time_col, event=a.event_col,
+    data = load_interactions(_sources(a.data), user=a.user_col, item=a.item_col, time=a.time_col, event=a.event_col,
                              rating=a.rating_col, filters=_filters(a), training=training)
+    for note in data.notes:  # what was changed on the way in is said, not only put in the JSON
+        if note.startswith(("dropped ", "unpacked ")) or "not UTF-8" in note or "read as whole numbers" in note:
+            print(f"note: {note}.", file=sys.stderr)
+    return data
 
 
 def _bounds(s: Setting) -> str:
@@ -106,14 +133,16 @@ def _add_setting_options(group) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqrec", description="Train and inspect RNN / LSTM / GRU next-item recommenders on an "
                 "interaction CSV (user, item, time). Every command prints one JSON object on stdout.")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates,runs}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates,runs,tune}", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and print test metrics beside the baselines",
                        description="Train on DATA.csv with per-user leave-last-out (last item = test, second-to-last "
-                       "= validation) and print full-ranking test metrics of the model and of the MostPopular and "
-                       "item-transition baselines as JSON. Progress goes to stderr.")
+                       "= validation) and print full-ranking test metrics of the model and of five baselines "
+                       "(MostPopular, item transitions, repeat, item kNN, session kNN) as JSON, each with a 95%% "
+                       "interval, the paired comparison with the best baseline, an order check and metrics by "
+                       "history length. Progress goes to stderr.")
     t.add_argument("data", nargs="+", metavar="DATA.csv", help="interaction CSV(s); several files with the same "
-                   "columns are appended")
+                   "columns are appended. " + SAMPLES_HELP)
     _add_setting_options(t.add_argument_group("run settings (the app's Train form offers the same ones)"))
     t.add_argument("--config", metavar="FILE", help="start from the settings in a run config JSON (downloaded from the "
                    "app's run library, or a saved run's config.json); options given here override the file")
@@ -122,8 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "default ./.seqrec), listed by `python -m seqrec runs`")
     t.add_argument("--publish", action="store_true", help="keep the run in the library's gallery, which every app "
                    "session sees (e.g. runs prepared for a workshop); implies --store")
+    t.add_argument("--seeds", nargs="+", type=int, metavar="N", help="train the same settings once per seed (e.g. "
+                   "--seeds 0 1 2; at most 10) and report the mean and spread across seeds beside the first seed's "
+                   "run, whose metrics, intervals and files are the ones printed and saved; replaces --seed")
     t.add_argument("--name", help="a name for the run")
     t.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    t.add_argument("--ray", metavar="ADDRESS", default=None, help="train as a task on this Ray cluster (e.g. auto, "
+                   "10.0.0.5:6379; default $SEQREC_RAY_ADDRESS, else a worker process on this machine); needs "
+                   "`pip install \"ray[default]\"`")
     t.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     _add_column_options(t)
 
@@ -163,11 +198,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     lr = sub.add_parser("runs", help="list the run library (saved by the app or `train --store`)",
                         description="List the runs kept in the run library ($SEQREC_HOME, default ./.seqrec) as JSON, "
-                        "newest first, or change one of them.")
+                        "newest first, or change one of them. For the server's admin: it lists the runs of EVERY "
+                        "workspace with its owner, i.e. each workspace's private code (anyone with a code can change "
+                        "that workspace's runs), so do not share its output.")
     change = lr.add_mutually_exclusive_group()  # one change per call: a deleted run cannot then be published
     change.add_argument("--delete", metavar="ID", help="delete this run (row and files)")
     change.add_argument("--publish", metavar="ID", help="put this run in the gallery every app session sees")
     change.add_argument("--unpublish", metavar="ID", help="take this run out of the gallery")
+
+    tu = sub.add_parser("tune", help="equal-budget hyperparameter search for each cell (Optuna TPE, pruning)",
+                        description="Search hyperparameters for each chosen cell with the same time budget (an equal "
+                        "share of --budget-minutes each): Optuna's seeded TPE sampler, the defaults as the first "
+                        "trial, trials pruned on the per-epoch validation metric. Selection uses validation only; the "
+                        "best trial of each cell is scored on the test targets once, at the end, with 95%% bootstrap "
+                        "intervals. Prints {trials, best, budget_seconds} as JSON; progress goes to stderr.")
+    tu.add_argument("data", nargs="+", metavar="DATA.csv", help="interaction CSV(s); several files with the same "
+                    "columns are appended")
+    tu.add_argument("--models", nargs="+", choices=("rnn", "lstm", "gru"), default=["rnn", "lstm", "gru"],
+                    metavar="CELL", help="cells to tune: rnn lstm gru (default all three)")
+    tu.add_argument("--budget-minutes", type=float, required=True, metavar="F",
+                    help="total search time in minutes, shared equally by the cells")
+    tu.add_argument("--trials", type=int, default=None, metavar="N", help="at most N trials per cell (default: as "
+                    "many as the budget allows)")
+    tu.add_argument("--seed", type=int, default=42, metavar="N", help="seeds the sampler and every training "
+                    "(default 42)")
+    tu.add_argument("--metric", default=None, metavar="M", help="validation metric to maximise, e.g. recall@20, "
+                    "mrr@20, ndcg@10 (default recall@ the largest K)")
+    tu.add_argument("--k", type=int, nargs="+", default=[10, 20], metavar="K", help="metric cut-offs (default 10 20)")
+    tu.add_argument("--exclude-seen", action="store_true", help="never recommend (or count as hits) items the user "
+                    "already interacted with")
+    tu.add_argument("--max-epochs", type=int, default=30, metavar="N", help="most epochs per trial (default 30)")
+    tu.add_argument("--patience", type=int, default=3, metavar="N", help="early-stopping patience per trial "
+                    "(default 3)")
+    tu.add_argument("--space", nargs="+", default=[], metavar="NAME=LO:HI", help="narrow the search: e.g. "
+                    "lr=0.001:0.01 hidden_size=64:256, or NAME=VALUE to fix one (searched by default: embedding_dim, "
+                    "hidden_size, dropout, lr, batch_size, max_len)")
+    tu.add_argument("--parallel", type=int, default=None, metavar="N", help="trials at once (default: as many as "
+                    "the cores allow, 2 threads each; on Ray, as the cluster holds)")
+    tu.add_argument("--save-best", metavar="DIR", help="save each cell's best run to DIR/<cell>")
+    tu.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    tu.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_column_options(tu)
     return p
 
 
@@ -242,17 +313,77 @@ def cmd_train(a) -> dict:
     if recorded and recorded != dataset["fingerprint"]:
         print(f"note: this data differs from the data the config's run was trained on ("
               f"{doc['dataset'].get('name', '?')}), so the metrics will differ too.", file=sys.stderr)
-    run = train_run(data, config, callbacks=[_TqdmProgress(not a.quiet)], name=name,
-                    device=a.device, dataset=dataset)
+    seeds = _seeds(a, config)
+    if seeds is None:
+        run = _train_through_executor(a, data, config, name, dataset)  # issue 13
+        out = run.summary()
+    else:
+        run, out = _train_seeds(data, config, seeds, a, name, dataset)
+    out["dropped_rows"] = dict(data.dropped_rows)  # issue 17: rows with an empty user, item or time, per column
     if a.save:
         save_run(run, a.save)
-    out = run.summary()
     if a.save:
         out["saved_to"] = a.save
     if store is not None:
         rec = store.save(run, CLI_OWNER, published=a.publish)
         out["store_id"], out["store"] = rec.id, str(store.home)
     return out
+
+
+def _train_through_executor(a, data, config, name, dataset):
+    """Issue 13: the training runs in a spawned worker process (default) or as a task on the Ray cluster at
+    --ray / SEQREC_RAY_ADDRESS; SEQREC_EXECUTOR=thread trains in this process. Progress comes back to stderr."""
+    # torch (through the executor and the training code): loaded only once the settings and data are good
+    from seqrec.data.split import leave_last_out
+    from seqrec.runs.run import train_run
+    from seqrec.training.budget import check_training_memory
+    from seqrec.training.executor import get_executor
+
+    progress = [_TqdmProgress(not a.quiet)]
+    executor = get_executor(a.ray)
+    if executor is None:
+        return train_run(data, config, callbacks=progress, name=name, device=a.device, dataset=dataset)
+    split = leave_last_out(data)
+    check_training_memory(split, config)  # refused here, before a worker starts
+    return executor.submit(split, config, name=name, dataset=dataset, device=a.device).consume(progress)
+
+
+def _seeds(a, config) -> list[int] | None:
+    """The --seeds list, checked (None without it); --seed and --seeds together are refused."""
+    if a.seeds is None:
+        return None
+    if "seed" in _explicit_options(a.argv):
+        raise SeqrecError("Give either --seed N (one run) or --seeds N N ... (one run per seed), not both.")
+    from seqrec.evaluation.uncertainty import check_seeds  # numpy only; keeps the module list of start-up small
+
+    try:
+        return check_seeds(a.seeds)
+    except ValueError as e:
+        raise SeqrecError(f"--seeds: {e}.") from None
+
+
+def _train_seeds(data, config, seeds: list[int], a, name, dataset) -> tuple:
+    """Train the config once per seed on one split, with the baselines fitted and scored once; the first seed's run
+    is the one printed in full (and saved), the others add their metrics and the mean and spread across seeds."""
+    # torch: only a training pays for it
+    from seqrec.data.split import leave_last_out
+    from seqrec.evaluation.protocol import evaluate_baselines
+    from seqrec.evaluation.uncertainty import seed_summary
+    from seqrec.runs.run import train_run
+
+    split = leave_last_out(data)
+    baselines = evaluate_baselines(split, config.ks, config.exclude_seen)
+    runs = []
+    for s in seeds:
+        print(f"seed {s} ({len(runs) + 1} of {len(seeds)})", file=sys.stderr, flush=True)
+        runs.append(train_run(split, config.replace(seed=s), callbacks=[_TqdmProgress(not a.quiet)],
+                              name=(f"{name} (seed {s})" if name else None), baselines=baselines, device=a.device,
+                              dataset=dataset))
+    out = runs[0].summary()
+    out["seeds"] = {**seed_summary(seeds, [r.metrics for r in runs]),
+                    "per_seed": [{"seed": s, "metrics": r.metrics, "comparison": r.uncertainty_summary().get(
+                        "comparison")} for s, r in zip(seeds, runs)]}
+    return runs[0], out
 
 
 def load_run_arg(ref: str):
@@ -325,6 +456,57 @@ def cmd_gates(a) -> dict:
     return trace_history_json(run, a.history, top_units=a.top_units)
 
 
+def cmd_tune(a) -> dict:
+    minutes = a.budget_minutes
+    if not (minutes == minutes and 0 < minutes <= 24 * 60):  # minutes == minutes: not NaN
+        raise SeqrecError(f"--budget-minutes must be a number of minutes above 0, up to 1440 (got {minutes:g}).")
+    if a.trials is not None and a.trials < 1:
+        raise SeqrecError(f"--trials must be at least 1 (got {a.trials}).")
+    if a.parallel is not None and not 1 <= a.parallel <= 256:
+        raise SeqrecError(f"--parallel must be between 1 and 256 (got {a.parallel}).")
+    base = TrainConfig(epochs=a.max_epochs, patience=a.patience, ks=tuple(a.k), exclude_seen=a.exclude_seen,
+                       seed=a.seed).validate()
+    space = parse_space(a.space)
+    search_space(space)  # a bad range or metric is reported before the data loads
+    check_metric(a.metric or f"recall@{base.monitor_k}", base.ks)
+    data = _load(a)
+    # torch and optuna load only now, once the options and the data are known to be good
+    from seqrec.data.dataset import interactions_fingerprint
+    from seqrec.data.split import leave_last_out
+    from seqrec.runs.files import save_run
+    from seqrec.runs.run import dataset_summary
+    from seqrec.training.tune import Tuner
+
+    dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
+               "fingerprint": interactions_fingerprint(data)}
+
+    def progress(rec):
+        if not a.quiet:
+            value = "—" if rec.value is None else f"{rec.value:.4f}"
+            params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.params.items())
+            print(f"{rec.cell} trial {rec.number}: {rec.state} valid {value} ({rec.seconds:.1f}s, {rec.epochs} epochs)"
+                  f" {params}{' · ' + rec.reason if rec.state == 'failed' else ''}", file=sys.stderr, flush=True)
+
+    tuner = Tuner(leave_last_out(data), cells=a.models, budget_seconds=60 * minutes, trials=a.trials, seed=a.seed,
+                  metric=a.metric, base=base, space=space, parallel=a.parallel, dataset=dataset, device=a.device,
+                  on_trial=progress)
+    if not a.quiet:
+        print(f"tuning {', '.join(tuner.cells)} for {minutes:g} min ({minutes / len(tuner.cells):.2g} min each, "
+              f"{tuner.parallel} trial(s) at once) on {tuner.metric}", file=sys.stderr, flush=True)
+    try:
+        result = tuner.run()
+    except KeyboardInterrupt:  # Ctrl-C: stop the trials in flight and report what was found
+        tuner.stop()
+        raise
+    out = result.to_dict()
+    if a.save_best:
+        for cell, best in result.best.items():
+            folder = os.path.join(a.save_best, cell)
+            save_run(best.run, folder)
+            out["best"][cell]["saved_to"] = folder
+    return out
+
+
 def cmd_runs(a) -> dict:
     store = open_store()
     for ref, action in ((a.delete, "delete"), (a.publish, "publish"), (a.unpublish, "unpublish")):
@@ -341,7 +523,7 @@ def cmd_runs(a) -> dict:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recommend": cmd_recommend, "stats": cmd_stats,
-            "gates": cmd_gates, "runs": cmd_runs}
+            "gates": cmd_gates, "runs": cmd_runs, "tune": cmd_tune}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

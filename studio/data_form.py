@@ -7,35 +7,45 @@ from dataclasses import dataclass
 import streamlit as st
 
 import seqrec
-from seqrec.data.dataset import SAMPLE_INTERACTIONS, SAMPLE_ITEMS, SAMPLE_NAME, column_values, content_fingerprint, \
+from seqrec.data.dataset import SAMPLES, column_values, content_fingerprint, \
     load_dataset, metadata_coverage, numeric_range
+from seqrec.data.columns import explain_columns, norm_name
+from seqrec.data.metadata import TITLE_NAMES, titles_from_table
+from seqrec.data.read import MAX_UNCOMPRESSED_BYTES
 from studio.textsafe import md_escape
 
 NONE = "(none)"
-SAMPLE, UPLOAD = "Bundled sample", "Upload CSV files"
+SAMPLE, RETAIL, UPLOAD = "Synthetic sample (teaching)", "Real sample (retail shop)", "Upload CSV files"
+SOURCES = {SAMPLE: "synthetic", RETAIL: "retail"}  # the Source radio's bundled samples: label -> SAMPLES key
 ROLES = [("user", "User", "Who interacted: a user, customer or session id."),
          ("item", "Item", "What they interacted with: product, movie, song id."),
          ("time", "Time", "When: a date/time or a number that orders each user's events."),
          ("event", "Event type (optional)", "e.g. view / cart / purchase, to filter by."),
          ("rating", "Rating (optional)", "A numeric rating, to keep only well-rated interactions.")]
-FILTER_DEFAULTS = {"f_min_user": 3, "f_min_item": 1, "f_max_len": 0, "f_repeats": False}
-TYPES = ["csv", "tsv", "txt"]
+FILTER_DEFAULTS = {"f_min_user": 3, "f_min_item": 1, "f_max_len": 0, "f_repeats": False, "f_where_col": NONE,
+                   "f_where_op": ">", "f_where_value": 0.0, "f_date_from": "", "f_date_to": "", "f_session_gap": 0,
+                   "f_min_session": 1}
+OPERATORS = [">", ">=", "<", "<=", "=", "!="]
 
 
 def chosen_files(source: str):
     """(files as (name, bytes or path), item metadata upload or None) for the chosen source, with its caption."""
-    if source != UPLOAD:
-        st.caption(f":material/inventory_2: **{SAMPLE_NAME}**: 3,000 shoppers and 300 products with titles and "
-                   f"categories, generated with a planted sequential pattern a recurrent network can learn.")
-        return [("interactions.csv", str(SAMPLE_INTERACTIONS))], None  # a path: not re-read and re-hashed per rerun
+    if source in SOURCES:
+        sample = SAMPLES[SOURCES[source]]
+        st.caption(f":material/inventory_2: **{sample.name}**: {sample.about}. Command line: "
+                   f"`python -m seqrec train sample:{sample.key}`.")
+        return [(sample.interactions.name, str(sample.interactions))], None  # a path: not re-read per rerun
     up, meta = st.columns([3, 2])
-    uploads = up.file_uploader("Interaction CSVs (several files with the same columns are appended, e.g. monthly "
-                               "exports)", type=TYPES, accept_multiple_files=True, key="upload_interactions")
-    meta_file = meta.file_uploader("Item metadata (optional): item_id plus title / category columns", type=TYPES,
-                                   key="upload_items")
+    # no `type=`: any file name is accepted and the content decides (a refused file gets a sentence on the page)
+    uploads = up.file_uploader("Interaction files: CSV, TSV or TXT, also compressed (.gz, .bz2, .xz, .zip); several "
+                               "files with the same columns are appended, e.g. monthly exports",
+                               accept_multiple_files=True, key="upload_interactions")
+    meta_file = meta.file_uploader("Item metadata (optional): item_id plus title / category columns (MovieLens' "
+                                   "u.item works too)", key="upload_items")
     limit_mb = int(st.get_option("server.maxUploadSize"))  # set in .streamlit/config.toml
-    st.caption(f":material/info: Up to {limit_mb:,} MB per file (this server's upload limit); for bigger "
-               f"logs use the command line (`python -m seqrec train`), which reads files of any size.")
+    st.caption(f":material/info: Up to {limit_mb:,} MB per file as uploaded (compressed files count compressed; "
+               f"they may unpack to at most {MAX_UNCOMPRESSED_BYTES / 1024**3:.0f} GB); for bigger logs use the "
+               f"command line (`python -m seqrec train`).")
     return [(f.name, f.getvalue()) for f in uploads or []], meta_file
 
 
@@ -46,6 +56,7 @@ def files_key(files, raw) -> str:
 
 def column_roles(raw, files, key: str) -> dict:
     """The Columns box: one picker per role, preset with the guessed column; returns role -> column or None."""
+    why = explain_columns(raw)
     guess = seqrec.guess_columns(raw)
     cols = [NONE] + list(raw.columns)
     with st.container(border=True):
@@ -55,7 +66,23 @@ def column_roles(raw, files, key: str) -> dict:
             default = guess.get(role)
             picked[role] = col.selectbox(label, cols, index=cols.index(default) if default in cols else 0,
                                          key=f"col_{role}_{key}", help=help_)
+            taken, reason = why.get(role, (None, ""))
+            chosen = picked[role] if picked[role] != NONE else None
+            col.caption(md_escape(f"Taken: {reason}" if chosen and chosen == taken else
+                                  "Your choice" if chosen else reason.capitalize()))
     return {role: (v if v != NONE else None) for role, v in picked.items()}
+
+
+def title_column(raw, roles: dict, key: str) -> str | None:
+    """Item titles from a column of the interaction file itself (e.g. Description beside StockCode), or None."""
+    used = {v for v in roles.values() if v}
+    options = [NONE] + [c for c in raw.columns if c not in used]
+    names = {norm_name(n) for n in TITLE_NAMES}
+    default = next((c for c in options[1:] if norm_name(c) in names), NONE)
+    pick = st.selectbox("Item titles from this file's column (optional)", options, index=options.index(default),
+                        key=f"col_title_{key}", help="A column of names for the items (e.g. Description), so "
+                        "pages show names instead of codes. An uploaded item file takes precedence.")
+    return None if pick == NONE else pick
 
 
 @dataclass
@@ -68,11 +95,18 @@ class FilterChoice:
     repeats: bool
     min_rating: float | None = None  # only when above the column's minimum (otherwise it filters nothing)
     event_types: list | None = None  # only when some kinds are left out
+    where: list | None = None  # e.g. ["Quantity>0"]
+    date_from: str | None = None
+    date_to: str | None = None
+    session_gap: float | None = None  # minutes; None = no sessions
+    min_session: int = 1
 
     def filters(self) -> seqrec.Filters:
         return seqrec.Filters(min_user_interactions=int(self.min_user), min_item_count=int(self.min_item),
                               max_events_per_user=int(self.max_len) or None, remove_repeats=self.repeats,
-                              min_rating=self.min_rating, event_types=self.event_types)
+                              min_rating=self.min_rating, event_types=self.event_types, where=self.where,
+                              date_from=self.date_from, date_to=self.date_to, session_gap_minutes=self.session_gap,
+                              min_session_length=int(self.min_session))
 
 
 def filter_choice(raw, roles: dict, key: str) -> FilterChoice:
@@ -104,16 +138,37 @@ def filter_choice(raw, roles: dict, key: str) -> FilterChoice:
             st.session_state.setdefault(f"f_events_{key}", kinds)
             kept = st.multiselect("Event types to keep", kinds, key=f"f_events_{key}")
             choice.event_types = kept if len(kept) < len(kinds) else None
+        w = st.columns([2, 1, 1, 2, 2])
+        where_col = w[0].selectbox("Keep rows where column", [NONE] + list(raw.columns), key="f_where_col",
+                                   help="A numeric condition on any column, e.g. Quantity > 0 drops cancellations.")
+        op = w[1].selectbox("is", OPERATORS, key="f_where_op")
+        value = w[2].number_input("than / to", key="f_where_value", format="%g")
+        if where_col != NONE:
+            choice.where = [f"{where_col}{op}{value:g}"]
+        choice.date_from = w[3].text_input("From date (optional)", key="f_date_from", placeholder="2011-01-01",
+                                           help="Keep events on or after this date.").strip() or None
+        choice.date_to = w[4].text_input("To date (optional)", key="f_date_to", placeholder="2011-12-31",
+                                         help="Keep events on or before this date (the whole day).").strip() or None
+        s1, s2 = st.columns(2)
+        gap = s1.number_input("Cut sessions after minutes without activity (0 = off)", 0, 525_600, key="f_session_gap",
+                              help="Cuts each user's history into sessions (GRU4Rec uses 30 minutes); evaluation "
+                                   "then holds out the last item of each user's last session.")
+        choice.session_gap = float(gap) if gap else None
+        choice.min_session = s2.number_input("Min session length", 1, 1000, key="f_min_session",
+                                             help="Sessions with fewer events are dropped (needs a session gap).")
     return choice
 
 
-def load_chosen(files, roles: dict, choice: FilterChoice, source: str, meta_file):
-    """Read, map, filter and split the chosen files (with the sample's or the uploaded item file)."""
-    sample = source == SAMPLE
-    items = SAMPLE_ITEMS if sample else (meta_file.getvalue() if meta_file else None)
+def load_chosen(files, roles: dict, choice: FilterChoice, source: str, meta_file, raw=None, title: str | None = None):
+    """Read, map, filter and split the chosen files (with the sample's or the uploaded item file, else titles from a
+    column of the interaction file)."""
+    sample = SAMPLES[SOURCES[source]] if source in SOURCES else None
+    items = sample.items if sample else (meta_file.getvalue() if meta_file else None)
+    if items is None and title and raw is not None and roles.get("item"):
+        items = titles_from_table(raw, roles["item"], title)
     return load_dataset([b for _, b in files], [n for n, _ in files], roles, choice.filters(), items=items,
-                        items_name="items.csv" if sample else (meta_file.name if meta_file else None),
-                        name=SAMPLE_NAME if sample else None)
+                        items_name=sample.items.name if sample else (meta_file.name if meta_file else None),
+                        name=sample.name if sample else None)
 
 
 def dataset_numbers(ds) -> None:
@@ -121,6 +176,10 @@ def dataset_numbers(ds) -> None:
     s = ds.stats
     for note in ds.interactions.notes:
         st.caption(f":material/filter_alt: {md_escape(note)}")
+    if ds.interactions.dropped_rows:
+        gone = ", ".join(f"{n:,} in '{c}'" for c, n in ds.interactions.dropped_rows.items())
+        st.warning(md_escape(f"Rows with an empty user, item or time were left out ({gone}): a next-item model cannot "
+                             f"place an event without all three."), icon=":material/rule:")
     m = st.columns(6)
     m[0].metric("Users", f"{s['users']:,}")
     m[1].metric("Items", f"{s['items']:,}")

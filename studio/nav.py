@@ -11,6 +11,7 @@ PAGE = {
     "why": "views/why.py",
     "compare": "views/compare.py",
     "runs": "views/runs.py",
+    "tune": "views/tune.py",
 }
 
 STEPS = [
@@ -26,6 +27,8 @@ STEPS = [
      "far back each model remembers, and a map of what it learned."),
     (PAGE["compare"], "Compare", ":material/leaderboard:", "All runs and the baselines in one table and chart: "
      "does the network beat them?"),
+    (PAGE["tune"], "Tune", ":material/tune:", "The same search budget for RNN, LSTM and GRU: the best settings "
+     "of each, found on validation and scored on test."),
     (PAGE["runs"], "Runs", ":material/bookmarks:", "Saved runs: reload, rename, publish to the workshop gallery, "
      "export or import a bundle."),
 ]

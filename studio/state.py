@@ -12,16 +12,21 @@ import secrets
 import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.state import get_session_state
 
 import seqrec
+from seqrec.config import cap_training_minutes
 from seqrec.training import jobs
 from seqrec.data.dataset import Dataset, sample_dataset
+from seqrec.runs.run import default_run_name
 from seqrec.runs.store import open_store
 from studio.textsafe import md_escape
 
 DATASET = "dataset"
 RUNS = "runs"
 JOB = "job"
+TRAIN_CAP_NOTE = "train_cap_note"  # the sentence saying the server's minutes cap shortened the last training
+SEED_SERIES = "seed_series"  # "repeat with N seeds": {"config", "name", "seeds", "todo", "runs"} (issue 16)
 
 
 @st.cache_resource(show_spinner="Loading the bundled sample data...")
@@ -39,10 +44,11 @@ def init_state() -> None:
     st.session_state.setdefault(JOB, None)
     jobs.set_session_check(streamlit_session_exists)  # idempotent: lets the reaper free closed sessions' slots
     session_id()
+    _job_setup_once()
     collect_finished_job()
 
 
-KEPT_PREFIXES = ("tf_", "f_", "rec_", "cmp_", "why_")
+KEPT_PREFIXES = ("tf_", "f_", "rec_", "cmp_", "why_", "tune_")
 
 
 def keep_widget_values() -> None:
@@ -51,24 +57,82 @@ def keep_widget_values() -> None:
     user's settings survive page switches."""
     kept = dict(st.session_state.get("_kept_widget_values", {}))
     for key in list(st.session_state.keys()):
-        if isinstance(key, str) and key.startswith(KEPT_PREFIXES):
+        if isinstance(key, str) and key.startswith(KEPT_PREFIXES) and not _read_only_widget(key):
             kept[key] = st.session_state[key]
     for key, value in kept.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
+        # Always written back, not only when missing: a value restored on a page without its widget (Train ->
+        # Recommend -> Why this? -> Train) is otherwise ignored by the widget, which then starts at its minimum
+        # (issue 14). Before any widget of the run, so this never overrides a widget drawn in this run.
+        st.session_state[key] = value
     st.session_state["_kept_widget_values"] = kept
 
 
+_READ_ONLY_VALUES = {"trigger_value", "string_trigger_value", "file_uploader_state_value", "chat_input_value"}
+
+
+def _read_only_widget(key: str) -> bool:
+    """True for a button, download button, uploader or chat input: Streamlit refuses a value set for them (and
+    there is no setting to keep). Streamlit has no public API for a key's widget type, hence the internals."""
+    try:
+        inner = get_session_state()._state
+        widget_id = inner._key_id_mapper.get_id_from_key(key, None)
+        meta = inner._new_widget_state.widget_metadata.get(widget_id) if widget_id else None
+    except AttributeError:  # other Streamlit internals: keep the value (as before)
+        return False
+    return meta is not None and meta.value_type in _READ_ONLY_VALUES
+
+
 def collect_finished_job():
-    """If this session's job has ended and was not collected yet, add its run to the list; returns that run."""
+    """If this session's job has ended and was not collected yet, add its run to the list; returns that run.
+    The job saved the run to the library itself (issue 14); only a job started without a saver is saved here."""
     job = st.session_state.get(JOB)
     if job is None or job.is_active or job.collected:
         return None
     job.collected = True
     if job.run is not None:
         add_run(job.run)
-        save_to_store(job.run)
+        if getattr(job, "saver", None) is None:
+            save_to_store(job.run)
+        elif job.save_error:
+            _store_failed(job.run, job.save_error)
+    _continue_seed_series(job.run)
     return job.run
+
+
+def start_seed_series(dataset: Dataset, config: seqrec.TrainConfig, name: str | None, n: int) -> None:
+    """Train `config` with seeds seed, seed + 1, ..., one after another (one training per session at a time): the
+    first now, each next one when the previous is collected. n = 1 is a plain training."""
+    st.session_state[SEED_SERIES] = None
+    if n <= 1:
+        start_job(dataset, config, name)
+        return
+    seeds = [(config.seed + i) % 2 ** 32 for i in range(n)]
+    base = name or default_run_name(config)
+    start_job(dataset, config.replace(seed=seeds[0]), f"{base} (seed {seeds[0]})")
+    st.session_state[SEED_SERIES] = {"config": config, "name": base, "seeds": seeds, "todo": seeds[1:], "runs": []}
+
+
+def _continue_seed_series(run) -> None:
+    """After a run of a seed series is collected: start the next seed (a stopped or failed run ends the series)."""
+    series = st.session_state.get(SEED_SERIES)
+    if not series:
+        return
+    if run is not None:
+        series["runs"].append(run.name)
+    if series["todo"] and run is not None and not run.stopped_by_user:
+        seed = series["todo"].pop(0)
+        start_job(current_dataset(), series["config"].replace(seed=seed), f"{series['name']} (seed {seed})")
+    else:
+        series["todo"] = []
+
+
+def seed_series_runs() -> list:
+    """The finished runs of the latest completed seed series (empty while it is still training, or without one)."""
+    series = st.session_state.get(SEED_SERIES)
+    if not series or series["todo"] or training_active():
+        return []
+    by_name = {r.name: r for r in runs()}
+    return [by_name[n] for n in series["runs"] if n in by_name]
 
 
 def current_dataset() -> Dataset:
@@ -133,8 +197,64 @@ def streamlit_session_exists(session_id: str) -> bool:
 
 
 def start_job(dataset: Dataset, config: seqrec.TrainConfig, name: str | None) -> None:
-    """Queue this session's training, owned by this browser session (a config over the memory budget raises)."""
-    set_job(jobs.start_training(dataset, config, name=name, owner=browser_session()))
+    """Queue this session's training, owned by this browser session (a config over the memory budget raises). The
+    job saves its finished run to this workspace's library itself, so a reload or a closed tab loses nothing."""
+    config, capped = cap_training_minutes(config)  # the server-wide minutes cap (SEQREC_MAX_TRAIN_MINUTES)
+    st.session_state[TRAIN_CAP_NOTE] = capped
+    workspace = session_id()
+
+    def saver(run):  # runs in the training's pool thread: no st.* calls here
+        return run_store().save(run, workspace, name=run.name[:100])
+
+    set_job(jobs.start_training(dataset, config, name=name, owner=browser_session(), workspace=workspace,
+                                saver=saver))
+
+
+# ---- issue 13/14: warm workers, a returning session's job, trainings a server restart lost ----------------------
+INTERRUPTED_NOTE = "interrupted_note"
+
+
+def _job_setup_once() -> None:
+    """Once per browser session: worker processes warm (the first Train starts at once), the job journal in the
+    run library, the job this workspace started before a reload or in a closed tab (running or just finished),
+    and one message about trainings a server restart interrupted."""
+    if st.session_state.get("_job_setup"):
+        return
+    st.session_state["_job_setup"] = True
+    try:
+        jobs.warm_up()
+    except Exception:  # noqa: BLE001 - no warm workers: each training then starts its own process
+        pass
+    workspace = session_id()
+    try:
+        jobs.set_journal(run_store().home / "jobs")
+        lost = jobs.interrupted_jobs(workspace)
+    except (seqrec.SeqrecError, OSError):
+        lost = []
+    if lost:
+        st.session_state[INTERRUPTED_NOTE] = jobs.interrupted_message(lost)
+        st.toast(md_escape(st.session_state[INTERRUPTED_NOTE]), icon=":material/restart_alt:")
+    if st.session_state.get(JOB) is None:
+        job = jobs.job_for_workspace(workspace)
+        if job is not None:
+            if job.is_active:
+                job.owner = browser_session() or job.owner  # the reaper follows the job to this session
+            elif job.run is not None and any(r is job.run for r in st.session_state.get(RUNS, [])):
+                job.collected = True
+            else:
+                job.collected = False  # this session shows (and lists) the run it finished meanwhile
+            st.session_state[JOB] = job
+
+
+def interrupted_note() -> str:
+    """The sentence about trainings a server restart lost (shown until the session ends), or ''."""
+    return st.session_state.get(INTERRUPTED_NOTE, "")
+
+
+def poll_seconds() -> float:
+    """How often a watching page polls its job: every second with a few trainings, slower when many are queued or
+    running (each poll is a script run on the one server), at most every 5 s."""
+    return max(1.0, min(5.0, len(jobs.active_jobs()) / 2))
 
 
 def raw_table(files: list[tuple[str, bytes | str]]):
@@ -173,8 +293,11 @@ def training_active() -> bool:
     return job is not None and job.is_active
 
 
-@st.fragment(run_every=1.0)
 def _sidebar_job_status() -> None:
+    st.fragment(_sidebar_job_poll, run_every=2 * poll_seconds())()
+
+
+def _sidebar_job_poll() -> None:
     """Polls the running job from any page; when it ends, a full rerun collects the run and refreshes the pages."""
     job = current_job()
     if job is None or not job.is_active:
@@ -242,8 +365,13 @@ def save_to_store(run: seqrec.Run) -> None:
     try:
         run_store().save(run, session_id(), name=run.name[:100])
     except seqrec.SeqrecError as e:
-        st.session_state[STORE_NOTE] = f"'{run.name}' could not be saved to the run library: {e}"
-        if not st.session_state.get(STORE_WARNED):  # said once on any page; the Runs page repeats the details
-            st.session_state[STORE_WARNED] = True
-            st.toast(md_escape(f"Runs are not being saved (they stay in this session only): {e}"),
-                     icon=":material/warning:")
+        _store_failed(run, str(e))
+
+
+def _store_failed(run: seqrec.Run, e: str) -> None:
+    """Say once (toast) and on the Runs page that a run could not be kept in the library."""
+    st.session_state[STORE_NOTE] = f"'{run.name}' could not be saved to the run library: {e}"
+    if not st.session_state.get(STORE_WARNED):  # said once on any page; the Runs page repeats the details
+        st.session_state[STORE_WARNED] = True
+        st.toast(md_escape(f"Runs are not being saved (they stay in this session only): {e}"),
+                 icon=":material/warning:")

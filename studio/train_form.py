@@ -10,13 +10,16 @@ import re
 import streamlit as st
 
 from seqrec import PRESETS, TrainConfig
-from seqrec.config import SETTINGS, Setting
+from seqrec.config import PRESET_NOTES, SETTINGS, Setting
 
 MODELS = {"GRU": "gru", "LSTM": "lstm", "RNN": "rnn"}  # button label -> cell (the config's choices)
 K_CHOICES = [1, 5, 10, 20, 50, 100]
 LOSSES = {"full": "Full softmax (exact)", "sampled": "Sampled softmax (large catalogues)"}
 # The number inputs of the Hyperparameters grid, in the config's field order; the seed sits in the top row instead.
 NUMBERS = tuple(name for name, s in SETTINGS.items() if s.kind in ("int", "float") and name != "seed")
+# The other switches and choices (tied output, layer norm, monitor, LR schedule, ...): one toggle / select box each.
+SWITCHES = tuple(name for name, s in SETTINGS.items() if s.kind == "switch" and name != "exclude_seen")
+CHOICES = tuple(name for name, s in SETTINGS.items() if s.kind == "choice" and name not in ("model", "loss"))
 DEFAULTS = TrainConfig()
 
 
@@ -37,8 +40,10 @@ def _defaults(preset: str) -> dict:
 def apply_preset() -> None:
     """on_change of the preset picker: write the preset's values into the widgets."""
     for name, value in _defaults(st.session_state["tf_preset"]).items():
-        if name in NUMBERS:
+        if name in NUMBERS + SWITCHES + CHOICES:
             st.session_state[f"tf_{name}"] = value
+        elif name == "loss":
+            st.session_state["tf_loss"] = value
 
 
 def init_form() -> None:
@@ -48,7 +53,8 @@ def init_form() -> None:
         apply_preset()
     model_label = next(label for label, cell in MODELS.items() if cell == DEFAULTS.model)
     for name, value in {"tf_model": model_label, "tf_seed": DEFAULTS.seed, "tf_ks": list(DEFAULTS.ks),
-                        "tf_exclude": DEFAULTS.exclude_seen, "tf_name": "", "tf_loss": DEFAULTS.loss}.items():
+                        "tf_exclude": DEFAULTS.exclude_seen, "tf_name": "", "tf_loss": DEFAULTS.loss,
+                        **{f"tf_{n}": getattr(DEFAULTS, n) for n in SWITCHES + CHOICES}}.items():
         st.session_state.setdefault(name, value)
 
 
@@ -71,6 +77,7 @@ def config_form() -> tuple[TrainConfig | None, str]:
     name = top[2].text_input("Run name (optional)", key="tf_name", placeholder="e.g. GRU quick",
                              help="Shown in the run list; a name is made from the settings when left empty.")
     seed = number("seed", top[3])
+    st.caption(f":material/info: **{st.session_state['tf_preset']}**: {PRESET_NOTES[st.session_state['tf_preset']]}")
     with st.expander("Hyperparameters", icon=":material/tune:", expanded=False):
         cells = [c for _ in range(len(NUMBERS) // 4 + 1) for c in st.columns(4)]
         values = {name_: number(name_, cells[i]) for i, name_ in enumerate(NUMBERS)}
@@ -78,7 +85,14 @@ def config_form() -> tuple[TrainConfig | None, str]:
         exclude = st.toggle(SETTINGS["exclude_seen"].label, key="tf_exclude", help=SETTINGS["exclude_seen"].help)
         loss = st.selectbox(SETTINGS["loss"].label, list(LOSSES), key="tf_loss", format_func=LOSSES.get,
                             help=SETTINGS["loss"].help)
+        extra = st.columns(len(SWITCHES) + len(CHOICES))
+        options = {n: extra[i].toggle(SETTINGS[n].label, key=f"tf_{n}", help=SETTINGS[n].help)
+                   for i, n in enumerate(SWITCHES)}
+        options.update({n: extra[len(SWITCHES) + i].selectbox(SETTINGS[n].label, list(SETTINGS[n].choices),
+                                                                key=f"tf_{n}", help=SETTINGS[n].help)
+                        for i, n in enumerate(CHOICES)})
     values = {k: int(v) if SETTINGS[k].integer else float(v) for k, v in values.items()}
     cfg = TrainConfig(model=MODELS.get(model or "GRU", "gru"), seed=int(seed), ks=tuple(sorted(ks or DEFAULTS.ks)),
-                      exclude_seen=bool(exclude), loss=str(loss or DEFAULTS.loss), **values)
+                      exclude_seen=bool(exclude), loss=str(loss or DEFAULTS.loss), **values,
+                      **{n: bool(v) if n in SWITCHES else str(v or getattr(DEFAULTS, n)) for n, v in options.items()})
     return cfg, (name or "").strip()

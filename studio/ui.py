@@ -8,7 +8,8 @@ import streamlit as st
 
 from seqrec import SeqrecError
 from seqrec.data.users import find_users, user_item_ids
-from seqrec.evaluation.compare import Verdict
+from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict
+from seqrec.evaluation.uncertainty import seed_summary
 from seqrec.inspect.gates import quick_demo_runs
 from studio.nav import PAGE
 from studio.textsafe import md_escape
@@ -59,14 +60,34 @@ def chart_with_text(fig, key: str, text: str) -> None:
     c_text.markdown(text)
 
 
+VERDICT_BOXES = {BETTER: (st.success, ":material/emoji_events:"), NO_CLEAR: (st.info, ":material/balance:"),
+                 WORSE: (st.warning, ":material/trending_down:")}
+
+
 def show_verdict(verdict: Verdict, with_icon: bool = False) -> None:
-    """A run's verdict against the best baseline: green when it beats it, amber otherwise (decided by the outcome,
-    never by the words of the sentence)."""
-    box = st.success if verdict.beats else st.warning
+    """A run's verdict against the best baseline (or another run): green when the 95% interval of the difference
+    is above 0, blue when it contains 0 (no clear difference), amber when below 0 or nothing to compare with
+    (decided by the outcome, never by the words of the sentence)."""
+    box, icon = VERDICT_BOXES.get(verdict.outcome, (st.warning, ":material/info:"))
     if with_icon:
-        box(md_escape(verdict.sentence), icon=":material/emoji_events:" if verdict.beats else ":material/info:")
+        box(md_escape(verdict.sentence), icon=icon)
     else:
         box(md_escape(verdict.sentence))
+
+
+def show_seed_series(series: list, k: int) -> None:
+    """Mean and spread across the runs of a "repeat with N seeds" training, beside each run's own interval: the
+    seed-to-seed spread and the sampling interval are different uncertainties, and an analyst needs both."""
+    summary = seed_summary([r.config.seed for r in series], [r.metrics for r in series])
+    cells = st.columns(2)
+    for col, key in zip(cells, (f"recall@{k}", f"mrr@{k}")):
+        label = f"{METRIC_LABELS[key.split('@')[0]]}@{k}"
+        col.metric(f"{label} over {len(series)} seeds", f"{summary['mean'][key]:.3f} ± {summary['std'][key]:.3f}",
+                   help="Mean ± standard deviation across the seeds (same data and settings).")
+    intervals = [(r.config.seed, r.uncertainty_summary().get("metrics_ci95", {}).get(f"recall@{k}")) for r in series]
+    st.caption(f"Seeds {', '.join(str(s) for s, _ in intervals)}. Each run's 95% interval of Recall@{k} "
+               f"(sampling over users): " + "; ".join(f"seed {s}: {i[0]:.3f} to {i[1]:.3f}" if i else
+                                                      f"seed {s}: unavailable" for s, i in intervals) + ".")
 
 
 def link_to_train(label: str = "Go to Train") -> None:

@@ -14,7 +14,7 @@ ds = state.current_dataset()
 runs = state.runs_for_current_dataset()
 sources = recommend.scoring_sources(runs, ds)
 st.caption("What would each model recommend next? Runs trained in this session on the current data are listed "
-           "first, then the two baselines (always available).")
+           "first, then the five baselines (always available).")
 if not runs:
     st.info("No trained run on this data yet, so only the baselines are listed. Train one in a few seconds:",
             icon=":material/info:")

@@ -4,12 +4,11 @@ import streamlit as st
 from studio.figures import training as figures
 from seqrec.runs.bundle import config_from_file
 from seqrec.evaluation.compare import baseline_verdict, best_baseline, run_vs_baselines
-from seqrec.training.jobs import QUEUED, queue_message
 from studio.textsafe import md_escape
-from studio import state
+from studio import live, state
 from studio.train_form import config_form
 from studio.nav import PAGE
-from studio.ui import friendly_errors, show_verdict
+from studio.ui import friendly_errors, show_seed_series, show_verdict
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/model_training: Train")
@@ -21,11 +20,15 @@ st.caption(f"Train a recurrent next-item model on **{md_escape(ds.name)}** ({ds.
 with st.container(border=True):
     config, run_name = config_form()
     busy = state.training_active()
-    go = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train_start",
-                   help="Only one training per session at a time." if busy else None)
+    b_go, b_seeds = st.columns([1, 3], vertical_alignment="bottom")
+    n_seeds = b_seeds.number_input("Repeat with N seeds", min_value=1, max_value=10, key="tf_n_seeds",
+                                   help="Train the same settings N times (seed, seed + 1, ...) one after another and "
+                                        "see the mean and spread across seeds beside each run's 95% interval.")
+    go = b_go.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train_start",
+                     help="Only one training per session at a time." if busy else None)
     if go and not state.training_active():
-        with friendly_errors("Starting the training"):
-            state.start_job(ds, config.validate(), run_name or None)  # refuses an over-budget config here
+        with friendly_errors("Starting the training"):  # refuses an over-budget config here
+            state.start_seed_series(ds, config.validate(), run_name or None, int(n_seeds))
             st.rerun()
 
 with st.expander("Start from a saved config (.json)", icon=":material/upload_file:"):
@@ -46,36 +49,13 @@ with st.expander("Start from a saved config (.json)", icon=":material/upload_fil
                 st.rerun()
 
 
-@st.fragment(run_every=1.0)
-def live_progress():
-    """Polls the running job every second: progress, speed, live chart and the Stop button."""
-    job = state.current_job()
-    if job is None or not job.is_active:
-        st.rerun()  # finished: a full rerun collects the run into the session's list
-    snap = job.snapshot()
-    k = job.config.monitor_k
-    with st.container(border=True):
-        head = f"Waiting for a free training slot: {queue_message(job)}" if snap.status == QUEUED else \
-            f"Training **{md_escape(job.name)}** · epoch {max(snap.epoch, 1)} of up to {snap.epochs}"
-        st.progress(snap.progress, text=head)
-        c = st.columns([1, 1, 1, 1, 1.2])
-        c[0].metric("Elapsed", f"{snap.elapsed:.1f} s")
-        c[1].metric("Throughput", f"{snap.sequences_per_second:,.0f} seq/s")
-        c[2].metric("Batches", f"{len(snap.batch_losses):,}")
-        best = max((e.get(f"recall@{k}", 0) for e in snap.epoch_metrics), default=None)
-        c[3].metric(f"Best valid Recall@{k}", "—" if best is None else f"{best:.3f}")
-        if job.stop_requested:
-            c[4].info("Stopping after the current batch…", icon=":material/hourglass_bottom:")
-        elif c[4].button("Stop", icon=":material/stop_circle:", key="train_stop",
-                         help="Ends training after the current batch and keeps the best weights so far."):
-            job.stop()
-        st.plotly_chart(figures.training_progress(snap.batch_losses, snap.epoch_metrics, k, snap.best_epoch),
-                        width="stretch", key="live_chart")
-
-
 job = state.current_job()
+if state.interrupted_note():
+    st.warning(md_escape(state.interrupted_note()), icon=":material/restart_alt:")
+if job is not None and job.is_active and st.session_state.get(state.TRAIN_CAP_NOTE):
+    st.info(st.session_state[state.TRAIN_CAP_NOTE], icon=":material/timer:")  # the server's minutes cap
 if job is not None and job.is_active:
-    live_progress()
+    live.watch()  # progress every 1-5 s, the chart only when it changed (studio/live.py)
 elif job is not None and job.snapshot().status == "failed":
     st.error(md_escape(job.snapshot().error), icon=":material/error:")
 
@@ -97,6 +77,11 @@ if runs and not state.training_active():
         ref = best_base.get(key)
         col.metric(label, f"{value:.3f}", delta=None if ref is None else f"{value - ref:+.3f} vs best baseline")
     show_verdict(baseline_verdict(run, k))
+    series = state.seed_series_runs()
+    if len(series) > 1 and any(r is run for r in series):
+        show_seed_series(series, k)
+    if run.order_check:
+        st.markdown(f"**Does order matter?** {md_escape(run.order_check.get('sentence', ''))}")
     st.plotly_chart(figures.training_progress(run.batch_losses, run.epochs, k, run.best_epoch), width="stretch",
                     key="final_chart")
     left, right = st.columns([3, 2])
@@ -104,7 +89,7 @@ if runs and not state.training_active():
         st.markdown("**Beside the baselines** (test set, same protocol)")
         table = run_vs_baselines(run, k)
         st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:4]})
     with right:
         st.markdown("**Next steps**")
         st.page_link(PAGE["recommend"], label="See its recommendations", icon=":material/recommend:")

@@ -11,16 +11,22 @@ from seqrec.errors import SeqrecError
 
 USER_NAMES = ["user_id", "userid", "user", "users", "uid", "user_key", "customer_id", "customerid", "customer",
               "client_id", "visitorid", "visitor_id", "visitor", "session_id", "sessionid", "session", "member_id",
-              "account_id", "reviewerid", "reviewer_id", "person_id", "viewer_id", "listener_id", "player_id"]
+              "account_id", "reviewerid", "reviewer_id", "person_id", "viewer_id", "listener_id", "player_id",
+              "steamid", "steam_id", "shopper_id", "buyer_id", "cust_id", "member", "profile_id", "device_id"]
+SESSION_NAMES = ["session_id", "sessionid", "session", "visit_id", "visitid", "ga_session_id"]
 ITEM_NAMES = ["item_id", "itemid", "item", "items", "iid", "movieid", "movie_id", "movie", "product_id",
               "productid", "product", "sku", "asin", "article_id", "articleid", "track_id", "trackid", "song_id",
               "book_id", "isbn", "video_id", "content_id", "object_id", "track", "song", "book", "game_id",
-              "artist_id", "recipe_id", "business_id", "course_id", "poi_id", "venue_id", "url", "page", "page_id"]
+              "artist_id", "recipe_id", "business_id", "course_id", "poi_id", "venue_id", "url", "page", "page_id",
+              "stockcode", "stock_code", "product_code", "productcode", "item_code", "itemcode", "sku_id", "appid",
+              "app_id", "parent_asin", "ean", "upc", "gtin", "article", "item_sku", "variant_id", "offer_id"]
 TIME_NAMES = ["timestamp", "time", "ts", "datetime", "date", "event_time", "eventtime", "time_stamp",
               "created_at", "created", "event_date", "date_time", "unix_time", "unixtime", "epoch", "when",
-              "occurred_at", "played_at", "watched_at", "viewed_at", "purchased_at", "order_date", "t"]
+              "occurred_at", "played_at", "watched_at", "viewed_at", "purchased_at", "order_date", "t",
+              "invoicedate", "invoice_date", "eventdate", "event_timestamp", "timeframe", "date_added", "review_time",
+              "unixreviewtime"]
 EVENT_NAMES = ["event", "event_type", "eventtype", "action", "action_type", "type", "interaction",
-               "interaction_type", "behavior", "behaviour", "event_name"]
+               "interaction_type", "behavior", "behaviour", "event_name", "activity"]
 RATING_NAMES = ["rating", "ratings", "score", "stars", "weight", "value", "rate", "overall", "review_score"]
 
 
@@ -109,24 +115,68 @@ def _ambiguous_roles(cols: list[str], guess: dict) -> dict:
 
 def _guess_roles(df: pd.DataFrame) -> tuple[dict, dict]:
     """(first-choice column per role, ambiguous roles) from the column names, or the values for a headerless file."""
+    guess, ambiguous, _ = _guess_with_reasons(df)
+    return guess, ambiguous
+
+
+def explain_columns(df: pd.DataFrame) -> dict:
+    """role -> (guessed column or None, why it was taken, in words), for the page and the CLI to show."""
+    guess, ambiguous, reasons = _guess_with_reasons(df)
+    out = {}
+    for role, col in guess.items():
+        if role in ambiguous:
+            a, b = ambiguous[role]
+            out[role] = (None, f"both '{a}' and '{b}' could be it: pick one")
+        elif col is None:
+            out[role] = (None, "no column looks like it" if role in ("user", "item", "time") else "none found")
+        else:
+            out[role] = (col, reasons.get(role, "its name"))
+    return out
+
+
+MOSTLY_EMPTY = 0.5  # a user column emptier than this beside a session column is not the sequence key
+
+
+def _empty_share(values: pd.Series) -> float:
+    sample = values.iloc[: 200_000]
+    return float(sample.isna().mean()) if len(sample) else 0.0
+
+
+def _guess_with_reasons(df: pd.DataFrame) -> tuple[dict, dict, dict]:
     cols = list(df.columns)
     if not df.attrs.get("has_header", True):
         roles = _content_roles(df)
         if roles:
-            return {**dict(user=None, item=None, time=None, event=None, rating=None), **roles}, {}
+            why = {"user": "headerless file: the first ID-like column", "item": "headerless file: the next ID-like "
+                   "column", "time": "headerless file: its values are epoch times or dates",
+                   "rating": "headerless file: small numbers (0 to 10)"}
+            return {**dict(user=None, item=None, time=None, event=None, rating=None), **roles}, {}, why
     taken: set[str] = set()
-    out = {}
+    out, reasons = {}, {}
     for role, cands in (("user", USER_NAMES), ("item", ITEM_NAMES), ("time", TIME_NAMES),
                         ("event", EVENT_NAMES), ("rating", RATING_NAMES)):
         hits = find_columns(cols, cands, taken)
         out[role] = hits[0] if hits else None
         if hits:
             taken.add(hits[0])
+            exact = norm_name(hits[0]) in {norm_name(c) for c in cands}
+            reasons[role] = (f"its name '{hits[0]}' is a usual {role} column name" if exact else
+                             f"its name '{hits[0]}' contains a usual {role} column name")
+    user = out["user"]
+    if user is not None and norm_name(user) not in {norm_name(n) for n in SESSION_NAMES}:
+        sessions = [c for c in find_columns(cols, SESSION_NAMES, set()) if c != user and c not in
+                    (out["item"], out["time"])]
+        share = _empty_share(df[user])
+        if sessions and share > MOSTLY_EMPTY:
+            out["user"] = sessions[0]
+            reasons["user"] = (f"the user column '{user}' is {share:.0%} empty, so each session "
+                               f"('{sessions[0]}') is a sequence")
     if out["time"] is None:  # unusual name: fall back to the values (an epoch-like or date column)
         by_content = _content_roles(df[[c for c in cols if c not in taken or c in (out["user"], out["item"])]])
         if by_content.get("time") and by_content["time"] not in taken:
             out["time"] = by_content["time"]
-    return out, _ambiguous_roles(cols, out)
+            reasons["time"] = f"its values ('{by_content['time']}') are epoch times or dates"
+    return out, _ambiguous_roles(cols, out), reasons
 
 
 def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None = None, time: str | None = None,

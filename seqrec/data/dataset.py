@@ -22,11 +22,9 @@ from seqrec.data.split import SplitData, leave_last_out
 from seqrec.data.stats import dataset_stats
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.protocol import evaluate_baselines, fit_baselines
-
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
-SAMPLE_INTERACTIONS = SAMPLE_DIR / "interactions.csv"
-SAMPLE_ITEMS = SAMPLE_DIR / "items.csv"
-SAMPLE_NAME = "Bundled sample (online shop)"
+# re-exported: the pages and tests read the bundled samples here
+from seqrec.data.samples import DEFAULT_SAMPLE, SAMPLE_DIR, SAMPLE_INTERACTIONS, SAMPLE_ITEMS, SAMPLE_NAME, \
+    SAMPLES, sample_named  # noqa: F401
 
 
 @dataclass
@@ -102,7 +100,9 @@ class Dataset:
 
     # -- baselines -------------------------------------------------------------------------------------------------
     def baseline_metrics(self, ks: Sequence[int] = (10, 20), exclude_seen: bool = False) -> dict:
-        """Test metrics of every baseline, computed once per (ks, exclude_seen) and then reused by every run."""
+        """Test metrics of every baseline (all five, fitted once per dataset), computed once per (ks, exclude_seen)
+        and then reused by every run; a BaselineResults, whose `ranks` (each test user's target rank per baseline)
+        give the intervals."""
         key = (tuple(sorted(set(int(k) for k in ks))), bool(exclude_seen))
         fitted = self.fitted_baselines()
         with self._lock:
@@ -111,8 +111,8 @@ class Dataset:
             return self._baselines[key]
 
     def fitted_baselines(self) -> dict:
-        """name -> fitted baseline (with its display `label`) for scoring hand-made histories; fitted once on the
-        training parts."""
+        """name -> fitted baseline (with its display `label`) for scoring hand-made histories; every baseline of
+        ALL_BASELINES, fitted once on the training parts."""
         with self._lock:
             if not self._fitted:
                 self._fitted.update(fit_baselines(self.split))
@@ -163,10 +163,11 @@ def load_dataset(sources: Sequence[Source], names: Sequence[str] | None = None, 
     return build_dataset(data, meta, label, names or [], interactions_fingerprint(data))
 
 
-def sample_dataset(filters: Filters | None = None) -> Dataset:
-    """The bundled sample (3000 shoppers, 300 products) with its item titles and categories."""
-    ds = load_dataset([SAMPLE_INTERACTIONS], ["interactions.csv"], filters=filters, items=SAMPLE_ITEMS,
-                      name=SAMPLE_NAME)
+def sample_dataset(filters: Filters | None = None, key: str = DEFAULT_SAMPLE) -> Dataset:
+    """A bundled sample (by default the synthetic one: 3000 shoppers, 300 products) with its item titles."""
+    sample = sample_named(key)
+    ds = load_dataset([sample.interactions], [sample.interactions.name], filters=filters, items=sample.items,
+                      items_name=sample.items.name, name=sample.name)
     return ds
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,11 @@ class Filters:
     remove_repeats: bool = False
     min_rating: float | None = None
     event_types: Sequence[str] | None = None
+    where: Sequence[str] | None = None  # numeric conditions on any column, e.g. "Quantity>0"
+    date_from: str | None = None  # keep events on/after this date (the time column must hold dates)
+    date_to: str | None = None  # ... and on/before this one (a bare date includes that whole day)
+    session_gap_minutes: float | None = None  # cut each user's history after this much inactivity
+    min_session_length: int = 1  # sessions with fewer events are dropped
 
     def validate(self, training: bool = True) -> "Filters":
         """Training needs 3+ events per user; recommending after each history (training=False) needs only 1."""
@@ -46,9 +53,55 @@ class Filters:
                                                      or self.max_events_per_user < 3):
             problems.append(f"maximum events per user must be empty or a whole number of at least 3 "
                             f"(got {self.max_events_per_user!r})")
+        for cond in self.where or []:
+            if parse_condition(cond) is None:
+                problems.append(f"the condition {quoted(cond)} is not of the form COLUMN>NUMBER (operators > >= < <= "
+                                f"= !=, e.g. Quantity>0)")
+        for label, value in (("start date", self.date_from), ("end date", self.date_to)):
+            if value not in (None, "") and _date_seconds(value) is None:
+                problems.append(f"the {label} {quoted(value)} is not a date (write it like 2011-01-31)")
+        if self.session_gap_minutes is not None and (isinstance(self.session_gap_minutes, bool) or not
+                                                     isinstance(self.session_gap_minutes, (int, float))
+                                                     or not 0 < self.session_gap_minutes <= 525_600):
+            problems.append(f"the session gap must be a number of minutes above 0 and at most 525,600 (a year) "
+                            f"(got {self.session_gap_minutes!r})")
+        if not isinstance(self.min_session_length, int) or isinstance(self.min_session_length, bool) \
+                or self.min_session_length < 1:
+            problems.append(f"minimum session length must be a whole number of at least 1 "
+                            f"(got {self.min_session_length!r})")
+        elif self.min_session_length > 1 and self.session_gap_minutes is None:
+            problems.append("a minimum session length needs a session gap (minutes of inactivity that end a "
+                            "session)")
         if problems:
             raise SeqrecError("Invalid data filters: " + "; ".join(problems) + ".")
         return self
+
+
+_CONDITION = re.compile(r"^\s*(.+?)\s*(>=|<=|!=|==|=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "=": np.equal,
+        "==": np.equal, "!=": np.not_equal}
+
+
+def parse_condition(cond: str) -> tuple[str, str, float] | None:
+    """'Quantity>0' -> ('Quantity', '>', 0.0); None when it is not COLUMN OP NUMBER."""
+    m = _CONDITION.match(str(cond))
+    if not m or m.group(1).strip() in ("", "'", '"') or re.search(r"[<>=!]", m.group(1)):
+        return None
+    return m.group(1).strip().strip("'\"`"), m.group(2), float(m.group(3))
+
+
+def _date_seconds(value: str, end: bool = False) -> float | None:
+    """A date (or date and time) -> epoch seconds; `end` with a bare date is the end of that day."""
+    try:
+        ts = pd.Timestamp(str(value).strip())
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(ts):
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if end and len(str(value).strip()) <= 10:
+        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return (ts - pd.Timestamp("1970-01-01", tz="UTC")).total_seconds()
 
 
 @dataclass
@@ -64,6 +117,8 @@ class Interactions:
     time_is_datetime: bool
     raw_rows: int
     notes: list[str] = field(default_factory=list)
+    dropped_rows: dict = field(default_factory=dict)  # column -> rows removed because that value was empty
+    sessions: int | None = None  # sessions kept, when the histories were cut into sessions
 
     @property
     def n_users(self) -> int:
@@ -76,27 +131,61 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.df)
 
-def _id_problem(values: pd.Series, role: str, column: str, row_offset: int) -> tuple[str, str] | None:
-    """Empty, NaN/null or absurdly long user/item IDs, as (what, fix); None when the column is fine."""
-    tokens = values.isin(MISSING_ID_TOKENS).to_numpy()
-    missing = values.isna().to_numpy() | tokens
-    if missing.any():
-        line = int(np.flatnonzero(missing)[0]) + row_offset
-        if tokens.any():
-            words = ", ".join(repr(t) for t in pd.unique(values[tokens])[:3])
-            what = (f"the {role} column '{column}' has {int(missing.sum()):,} empty or missing value(s) such as "
-                    f"{words} (first on line {line})")
+class _Ids:
+    """One ID column as integer codes into its distinct values (the checks run on the few distinct values, not on
+    the million rows). codes[i] == -1 where the cell is empty or a missing-value word."""
+
+    def __init__(self, values: pd.Series):
+        codes, uniq = pd.factorize(values)
+        self.uniques = np.asarray(uniq, dtype=object)
+        self.token = np.isin(self.uniques, MISSING_ID_TOKENS) if len(self.uniques) else np.zeros(0, dtype=bool)
+        self.empty = codes < 0
+        if self.token.any():
+            codes = np.where(self.empty, -1, np.where(self.token[np.maximum(codes, 0)], -1, codes))
+        self.codes = codes
+        self.missing = codes < 0
+
+
+def _id_problem(ids: _Ids, keep: np.ndarray, index: pd.Index, role: str, column: str,
+                row_offset: int) -> tuple[str, str] | None:
+    """Every value empty, or absurdly long user/item IDs, as (what, fix); None when the column is usable."""
+    if len(ids.codes) and ids.missing.all():
+        if ids.token.any():
+            words = ", ".join(repr(t) for t in ids.uniques[ids.token][:3])
+            what = (f"the {role} column '{column}' has only empty or missing values such as {words} "
+                    f"({len(ids.codes):,} rows)")
         else:
-            what = f"the {role} column '{column}' has {int(missing.sum()):,} empty value(s) (first on line {line})"
-        return what, "fill them in or delete those rows"
-    lengths = values.astype("str").str.len().to_numpy()
-    too_long = np.flatnonzero(lengths > MAX_ID_CHARS)
-    if len(too_long):
-        i = int(too_long[0])
-        return (f"the {role} column '{column}' has {len(too_long):,} value(s) longer than {MAX_ID_CHARS:,} characters "
-                f"(on line {i + row_offset}: {int(lengths[i]):,} characters)",
-                "no ID is that long, so check the delimiter and the quotes on that line")
+            what = f"the {role} column '{column}' is empty on every row ({len(ids.codes):,} rows)"
+        return what, "choose the right column or fill it in"
+    lengths = np.fromiter((len(v) for v in ids.uniques), dtype=np.int64, count=len(ids.uniques))
+    if len(lengths) and lengths.max() > MAX_ID_CHARS:
+        long_value = (lengths > MAX_ID_CHARS) & ~ids.token
+        bad_rows = np.flatnonzero(long_value[np.maximum(ids.codes, 0)] & ~ids.missing & keep)
+        if len(bad_rows):
+            i = int(bad_rows[0])
+            return (f"the {role} column '{column}' has {len(bad_rows):,} value(s) longer than {MAX_ID_CHARS:,} "
+                    f"characters (on line {int(index[i]) + row_offset}: {int(lengths[ids.codes[i]]):,} characters)",
+                    "no ID is that long, so check the delimiter and the quotes on that line")
     return None
+
+
+_FLOAT_INT = r"-?\d+\.0+"
+
+
+def _integer_ids(ids: _Ids, used: np.ndarray, role: str, notes: list) -> None:
+    """IDs a spreadsheet wrote as floats ('17850.0') -> '17850', when every value of the column looks like that."""
+    values = ids.uniques[used]
+    if not len(values) or not all(str(v).endswith(".0") for v in values[:50]):
+        return  # the usual case, decided on a few values
+    values = pd.Series(values, dtype=object)
+    if not values.str.fullmatch(_FLOAT_INT).all():
+        return
+    notes.append(f"{role} IDs written as decimals (e.g. {quoted(values.iloc[0])}) were read as whole numbers "
+                 f"({quoted(values.iloc[0].split('.')[0])})")
+    whole = pd.Series(ids.uniques, dtype=object).str.replace(r"\.0+$", "", regex=True).to_numpy(dtype=object)
+    merged, uniq = pd.factorize(whole)  # '7.0' and '7.00' are the same ID
+    ids.uniques = np.asarray(uniq, dtype=object)
+    ids.codes = np.where(ids.codes < 0, -1, merged[np.maximum(ids.codes, 0)])
 
 
 def _problems_message(problems: list[tuple[str, str]], name: str) -> str:
@@ -108,30 +197,54 @@ def _problems_message(problems: list[tuple[str, str]], name: str) -> str:
             + "; fix these rows or choose other columns, then try again.")
 
 
-def _user_time_order(out: pd.DataFrame) -> np.ndarray:
-    """Row positions sorted by user, then time, ties in file order (rows are in file order): what a stable
-    sort_values(["user", "time", "_row"]) gives, on integer codes, which is faster on a million string IDs."""
-    users = pd.factorize(out["user"], sort=True)[0]
-    users = users.astype(np.uint16) if len(users) and users.max() < 2**16 else users  # radix sort for < 65,536 users
-    by_time = np.argsort(out["time"].to_numpy(), kind="stable")
-    return by_time[np.argsort(users[by_time], kind="stable")]
+def _user_time_order(user_rank: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Row positions sorted by user (in the users' string order), then time, ties in file order. Whole-number times
+    (epoch seconds, ordering numbers) go into one int64 key (user, time, position) that a single unstable sort
+    orders exactly as the stable sort would; otherwise a stable sort on time, then a stable one on the user."""
+    n = len(times)
+    if n:
+        lo, hi = float(times.min()), float(times.max())
+        span = hi - lo + 1
+        users = int(user_rank.max()) + 1
+        if span * users * n < 2**62 and np.array_equal(times, np.floor(times)):
+            key = user_rank.astype(np.int64) * int(span) + (times - lo).astype(np.int64)
+            key *= n
+            key += np.arange(n, dtype=np.int64)
+            return np.argsort(key)
+    by_time = np.argsort(times, kind="stable")
+    ranks = user_rank[by_time]
+    if len(ranks) and ranks.max() < 2**16:
+        ranks = ranks.astype(np.uint16)
+    return by_time[np.argsort(ranks, kind="stable")]
 
 
-def _drop_exact_duplicates(out: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Rows identical in every mapped column (same user, item and time) are one event logged twice: keep the first."""
-    dup = out.duplicated(subset=[c for c in out.columns if c != "_row"]).to_numpy()
-    return (out[~dup], int(dup.sum())) if dup.any() else (out, 0)
+def _duplicates(u: np.ndarray, t: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """Rows (of a log sorted by user, time, file order) identical in every mapped column to an earlier row: only
+    rows inside a run of the same user and time can be, so only those few are compared."""
+    dup = np.zeros(len(u), dtype=bool)
+    if len(u) < 2:
+        return dup
+    same = (u[1:] == u[:-1]) & (t[1:] == t[:-1])
+    if not same.any():
+        return dup
+    in_run = np.zeros(len(u), dtype=bool)
+    in_run[1:] |= same
+    in_run[:-1] |= same
+    rows = np.flatnonzero(in_run)
+    run_id = np.cumsum(np.concatenate([[True], ~same]))[rows]
+    frame = pd.DataFrame({"run": run_id, **{f"c{k}": o[rows] for k, o in enumerate(others)}})
+    dup[rows] = frame.duplicated().to_numpy()
+    return dup
 
 
-def _require_sequences(out: pd.DataFrame, name: str) -> None:
+def _require_sequences(item_codes: np.ndarray, user_codes: np.ndarray, item_names: np.ndarray, name: str) -> None:
     """Refuse data that can never train, whatever the filters: one item (nothing to rank) or users who all have
     fewer events than a train / validation / test split needs."""
-    items = out["item"].unique()
-    if len(items) < 2:
-        raise SeqrecError(f"{name} has only one distinct item ({quoted(items[0])}), so there is nothing to rank; a "
-                          f"recommender needs at least 2 different items (ideally hundreds), so check that the item "
-                          f"column is the right one.")
-    longest = int(out["user"].value_counts().max())
+    if len(item_codes) and (item_codes == item_codes[0]).all():
+        raise SeqrecError(f"{name} has only one distinct item ({quoted(item_names[item_codes[0]])}), so there is "
+                          f"nothing to rank; a recommender needs at least 2 different items (ideally hundreds), so "
+                          f"check that the item column is the right one.")
+    longest = int(np.bincount(user_codes).max())
     if longest < 3:
         have = "only one interaction per user" if longest == 1 else f"at most {longest} interactions per user"
         raise SeqrecError(f"{name} has {have}, but a next-item model needs at least 3 per user (one to learn from, "
@@ -141,95 +254,214 @@ def _require_sequences(out: pd.DataFrame, name: str) -> None:
 
 def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None, name: str = "the file",
             training: bool = True) -> Interactions:
-    """Validate the mapped columns, parse times, sort per user by time (ties in file order) and apply filters.
-    All problems with the raw values are collected and reported together. training=False (histories to recommend
-    after, not a split) accepts users with fewer than 3 events."""
+    """Validate the mapped columns, drop rows with an empty user, item or time (counted per column), parse times,
+    apply the filters, sort per user by time (ties in file order) and optionally cut sessions. All problems with the
+    raw values are collected and reported together. training=False (histories to recommend after, not a split)
+    accepts users with fewer than 3 events. The work is done on integer codes of the IDs (the checks on their
+    distinct values), so a million rows take about as long as reading them."""
     filters = (filters or Filters()).validate(training)
     raw_rows = len(df)
     row_offset = 2 if df.attrs.get("has_header", True) else 1
+    delimiter = df.attrs.get("delimiter", ",")
+    notes = list(df.attrs.get("notes", []))
     problems = []
+    # rows with an empty user, item or time are dropped (counted per column); a column empty everywhere is refused
+    ids = {role: _Ids(df[getattr(columns, role)]) for role in ("user", "item")}
+    time_missing = df[columns.time].isna().to_numpy()
+    gaps, keep = {}, np.ones(raw_rows, dtype=bool)
+    for role, miss in (("user", ids["user"].missing), ("item", ids["item"].missing), ("time", time_missing)):
+        if miss.any() and not miss.all():
+            col = getattr(columns, role)
+            gaps[col] = (role, int((miss & keep).sum()))
+            keep &= ~miss
+    dropped = {col: n for col, (_, n) in gaps.items() if n}
+    every = bool(keep.all())
     for role in ("user", "item"):
-        col = getattr(columns, role)
-        problem = _id_problem(df[col], role, col, row_offset)
+        problem = _id_problem(ids[role], keep, df.index, role, getattr(columns, role), row_offset)
         if problem:
             problems.append(problem)
-    times, is_dt, time_problem = try_parse_times(df[columns.time], columns.time, row_offset)
+
+    def kept(col: str) -> pd.Series:
+        return df[col] if every else df[col][keep]
+
+    times, is_dt, time_problem = try_parse_times(kept(columns.time), columns.time, row_offset)
     if time_problem:
         problems.append(time_problem)
     rating = None
     if columns.rating:
-        raw_rating = df[columns.rating]
-        if df.attrs.get("delimiter", ",") != ",":  # e.g. ';' files from European spreadsheets write 4,5 for 4.5
-            raw_rating = raw_rating.str.replace(",", ".", regex=False)
-        rating = pd.to_numeric(raw_rating, errors="coerce")
+        raw_rating = kept(columns.rating)
+        rating = _numbers(raw_rating, delimiter)
         if filters.min_rating is not None:
-            bad = rating.isna() & df[columns.rating].notna()
+            bad = np.isnan(rating) & raw_rating.notna().to_numpy()
             if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
+                i = int(np.flatnonzero(bad)[0])
                 problems.append((f"the rating column '{columns.rating}' has {int(bad.sum()):,} non-numeric value(s), "
-                                 f"e.g. {quoted(df[columns.rating].iloc[i])} on line {i + row_offset}, so it "
-                                 f"cannot be filtered by a minimum rating", "fix those rows or remove the rating "
-                                 "filter"))
+                                 f"e.g. {quoted(raw_rating.iloc[i])} on line {int(raw_rating.index[i]) + row_offset}, "
+                                 f"so it cannot be filtered by a minimum rating", "fix those rows or remove the "
+                                 "rating filter"))
     elif filters.min_rating is not None:
         problems.append(("a minimum rating was asked for but no rating column is mapped",
                          "choose the rating column or remove the rating filter"))
     if filters.event_types and not columns.event:
         problems.append(("event types to keep were given but no event-type column is mapped",
                          "choose the event-type column or remove the event filter"))
+    conditions = []
+    for cond in filters.where or []:
+        col, op, number = parse_condition(cond)
+        if col not in df.columns:
+            problems.append((f"the condition {quoted(cond)} names the column '{col}', which is not in the file",
+                             f"use one of {list(df.columns)}"))
+            continue
+        values = _numbers(kept(col), delimiter)
+        if not np.isfinite(values).any():
+            problems.append((f"the condition {quoted(cond)} needs numbers but the column '{col}' holds none",
+                             "choose a numeric column"))
+            continue
+        conditions.append((cond, _OPS[op](values, number)))
+    if (filters.date_from or filters.date_to) and not time_problem and not is_dt:
+        problems.append(("a date range was given but the time column holds plain numbers, not dates",
+                         "remove the date range or choose a time column of dates"))
     if problems:
         raise SeqrecError(_problems_message(problems, name))
-    out = pd.DataFrame({"user": df[columns.user].astype("str").array,  # .array: no round trip through Python
-                        "item": df[columns.item].astype("str").array,  # strings (1M IDs: ~0.15 s saved)
-                        "time": times})
+    if dropped:
+        why = "; ".join(f"{n:,} with an empty {gaps[c][0]} ('{c}')" for c, n in dropped.items())
+        notes.append(f"dropped {sum(dropped.values()):,} of {raw_rows:,} rows with a missing value: {why}")
+    try:
+        return _build(df, columns, filters, name, training, ids, keep, every, times, is_dt, rating, conditions,
+                      notes, raw_rows, dropped)
+    except SeqrecError as e:
+        if not dropped:
+            raise
+        gone = " and ".join(f"'{c}'" for c in dropped)
+        raise SeqrecError(f"{str(e).rstrip('.')} ({sum(dropped.values()):,} of {raw_rows:,} rows had already been "
+                          f"dropped for an empty {gone}).") from None
+
+
+def _build(df, columns, filters, name, training, ids, keep, every, times, is_dt, rating, conditions, notes,
+           raw_rows, dropped) -> Interactions:
+    """The validated rows -> the filtered, sorted log (every step on integer codes and positions)."""
+    users, items = ids["user"], ids["item"]
+    for role, i in (("user", users), ("item", items)):
+        used = np.zeros(len(i.uniques), dtype=bool)
+        used[i.codes[keep & (i.codes >= 0)]] = True
+        _integer_ids(i, used, role, notes)
+    uc = users.codes if every else users.codes[keep]
+    ic = items.codes if every else items.codes[keep]
+    event = None
     if columns.event:
-        out["event"] = df[columns.event].astype("str").fillna("").to_numpy()
-    if rating is not None:
-        out["rating"] = rating.to_numpy()
-    out["_row"] = np.arange(len(out))
-    notes = []
-    out, n_dupes = _drop_exact_duplicates(out)
-    if n_dupes:
-        notes.append(f"removed {n_dupes:,} exact duplicate row(s) (same user, item and time as an earlier row)")
+        raw_event = df[columns.event] if every else df[columns.event][keep]
+        event = raw_event.astype("str").fillna("").to_numpy(dtype=object)
+    mask = None
+    for cond, ok in conditions:
+        mask = ok if mask is None else mask & ok
+        notes.append(f"kept rows where {cond.strip()} ({int(ok.sum()):,} of {len(ok):,})")
+    if filters.date_from or filters.date_to:
+        lo = _date_seconds(filters.date_from) if filters.date_from else -np.inf
+        hi = _date_seconds(filters.date_to, end=True) if filters.date_to else np.inf
+        ok = (times >= lo) & (times <= hi)
+        mask = ok if mask is None else mask & ok
+        span = f"from {filters.date_from} " * bool(filters.date_from) + f"to {filters.date_to}" * bool(filters.date_to)
+        notes.append(f"kept events {span.strip()} ({int(ok.sum()):,} of {len(ok):,})")
+    pos = np.arange(len(uc)) if mask is None else np.flatnonzero(mask)
+    if not len(pos):
+        _require_rows(pos, "no row meets the row conditions and date range; loosen them")
+    # users ranked in their string order, so the log is sorted by user as text, then time, ties in file order
+    rank = np.empty(len(users.uniques), dtype=np.int64)
+    rank[np.argsort(users.uniques.astype(str), kind="stable")] = np.arange(len(users.uniques))
+    pos = pos[_user_time_order(rank[uc[pos]], times[pos])]
+    u, i, t = rank[uc[pos]], ic[pos], times[pos]
+    others = [i] + ([event[pos]] if event is not None else []) + ([rating[pos]] if rating is not None else [])
+    dup = _duplicates(u, t, others)
+    if dup.any():
+        pos, u, i, t = pos[~dup], u[~dup], i[~dup], t[~dup]
+        notes.append(f"removed {int(dup.sum()):,} exact duplicate row(s) (same user, item and time as an earlier row)")
     if training:
-        _require_sequences(out, name)
+        _require_sequences(i, u, items.uniques, name)
+    row_mask = None
     if filters.event_types:
-        keep = set(map(str, filters.event_types))
-        out = out[out["event"].isin(keep)]
-        notes.append(f"kept event types {sorted(keep)}")
-        _require_rows(out, f"no row has an event type in {sorted(keep)}; check the event filter")
+        keep_types = set(map(str, filters.event_types))
+        ok = np.isin(event[pos], list(keep_types))
+        notes.append(f"kept event types {sorted(keep_types)}")
+        _require_rows(np.flatnonzero(ok), f"no row has an event type in {sorted(keep_types)}; check the event filter")
+        row_mask = ok
     if filters.min_rating is not None:
-        out = out[out["rating"] >= filters.min_rating]
+        ok = rating[pos] >= filters.min_rating
         notes.append(f"kept ratings >= {filters.min_rating:g}")
-        _require_rows(out, f"no row has a rating of at least {filters.min_rating:g}; lower the rating filter")
-    out = out.iloc[_user_time_order(out)]
-    if filters.remove_repeats:
-        same = (out["user"].to_numpy()[1:] == out["user"].to_numpy()[:-1]) & \
-               (out["item"].to_numpy()[1:] == out["item"].to_numpy()[:-1])
-        out = out[np.concatenate([[True], ~same])]
+        both = ok if row_mask is None else ok & row_mask
+        _require_rows(np.flatnonzero(both), f"no row has a rating of at least {filters.min_rating:g}; lower the "
+                                            f"rating filter")
+        row_mask = both
+    if row_mask is not None:
+        pos, u, i, t = pos[row_mask], u[row_mask], i[row_mask], t[row_mask]
+    if filters.remove_repeats and len(u) > 1:
+        ok = np.concatenate([[True], ~((u[1:] == u[:-1]) & (i[1:] == i[:-1]))])
+        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+    n_sessions = None
+    if filters.session_gap_minutes is not None:
+        ok, n_sessions = _cut_sessions(u, t, filters, is_dt, notes)
+        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
     if filters.max_events_per_user:
-        pos_from_end = out.groupby("user", sort=False).cumcount(ascending=False)
-        out = out[pos_from_end.to_numpy() < filters.max_events_per_user]
+        ends = np.flatnonzero(np.concatenate([u[1:] != u[:-1], [True]]))  # last row of each user
+        run_end = np.repeat(ends, np.diff(np.concatenate([[-1], ends])))
+        ok = (run_end - np.arange(len(u))) < filters.max_events_per_user
+        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
     if filters.min_item_count > 1:
-        counts = out["item"].map(out["item"].value_counts())
-        out = out[counts.to_numpy() >= filters.min_item_count]
-        _require_rows(out, f"no item occurs at least {filters.min_item_count} times; lower the minimum item count")
-    sizes = out.groupby("user", sort=False)["item"].transform("size")
-    out = out[sizes.to_numpy() >= filters.min_user_interactions]
-    _require_rows(out, f"no user has at least {filters.min_user_interactions} interactions after filtering; "
+        ok = np.bincount(i, minlength=len(items.uniques))[i] >= filters.min_item_count
+        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+        _require_rows(pos, f"no item occurs at least {filters.min_item_count} times; lower the minimum item count")
+    ok = np.bincount(u, minlength=len(rank))[u] >= filters.min_user_interactions
+    pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+    _require_rows(pos, f"no user has at least {filters.min_user_interactions} interactions after filtering; "
                        f"lower the minimum interactions per user or the minimum item count")
-    n_users = out["user"].nunique()
+    n_users = int((np.bincount(u) > 0).sum())
     if training and n_users < 2:
         raise SeqrecError(f"Only {n_users} user has enough interactions after filtering; at least 2 users (ideally "
                           f"hundreds) are needed to train and evaluate, so add data or relax the filters.")
-    if training and out["item"].nunique() < 2:
+    if training and (np.bincount(i) > 0).sum() < 2:
         raise SeqrecError("Only one item is left after filtering, so there is nothing to rank; relax the filters "
                           "(minimum item count, event types or minimum rating).")
-    out = out.drop(columns="_row").reset_index(drop=True)
-    return Interactions(out, columns, is_dt, raw_rows, notes)
+    by_rank = np.empty(len(rank), dtype=object)
+    by_rank[rank] = users.uniques
+    out = pd.DataFrame({"user": pd.Series(by_rank[u], dtype=object), "item": pd.Series(items.uniques[i], dtype=object),
+                        "time": t})
+    if event is not None:
+        out["event"] = event[pos]
+    if rating is not None:
+        out["rating"] = rating[pos]
+    return Interactions(out, columns, is_dt, raw_rows, notes, dropped, n_sessions)
 
 
-def _require_rows(df: pd.DataFrame, why: str):
-    if len(df) == 0:
+def _numbers(values: pd.Series, delimiter: str) -> np.ndarray:
+    """A raw column as float numbers (NaN where not a number); '4,5' is 4.5 in a ';'-separated file."""
+    if delimiter != ",":
+        values = values.str.replace(",", ".", regex=False)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _cut_sessions(u: np.ndarray, t: np.ndarray, filters: Filters, is_dt: bool, notes: list) -> tuple[np.ndarray, int]:
+    """Cut each user's (sorted) history into sessions after `session_gap_minutes` without activity and drop the
+    sessions shorter than `min_session_length`; the user's sequence is what is left, in time order, so the split
+    holds out the last item of the user's last session (README, evaluation protocol). Returns (rows kept, sessions
+    kept)."""
+    if not is_dt:
+        raise SeqrecError("Cutting sessions needs a time column of real dates or epoch times, but this one holds "
+                          "plain ordering numbers; remove the session gap or choose another time column.")
+    new = np.ones(len(u), dtype=bool)
+    if len(u) > 1:
+        new[1:] = (u[1:] != u[:-1]) | (np.diff(t) > filters.session_gap_minutes * 60)
+    session = np.cumsum(new)
+    keep = np.bincount(session)[session] >= filters.min_session_length
+    n_total, n_kept = int(new.sum()), int(new[keep].sum())
+    notes.append(f"cut histories into {n_total:,} sessions at gaps over {filters.session_gap_minutes:g} minutes"
+                 + (f"; kept the {n_kept:,} with at least {filters.min_session_length} events"
+                    if filters.min_session_length > 1 else ""))
+    _require_rows(np.flatnonzero(keep), f"no session has at least {filters.min_session_length} events; lower the "
+                                        f"minimum session length or raise the session gap")
+    return keep, n_kept
+
+
+def _require_rows(rows, why: str):
+    if len(rows) == 0:
         raise SeqrecError(f"Nothing is left after filtering: {why}.")
 
 

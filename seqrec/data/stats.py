@@ -34,4 +34,6 @@ def dataset_stats(data: Interactions, top_n: int = 10) -> dict:
         "time_span": span,
         "columns": data.columns.to_dict(),
         "filters_applied": data.notes,
+        "dropped_rows": dict(data.dropped_rows),
+        **({"sessions": data.sessions} if data.sessions is not None else {}),
     }

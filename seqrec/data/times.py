@@ -20,6 +20,12 @@ def quoted(value, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
+def _line(s: pd.Series, position: int, row_offset: int) -> int:
+    """The file line of a row: its index label (the row's position in the file, also after rows were dropped)."""
+    label = s.index[position]
+    return (int(label) if isinstance(label, (int, np.integer)) else position) + row_offset
+
+
 def _sentence(problem: tuple[str, str]) -> str:
     """(what is wrong, how to fix it) -> one sentence."""
     what, fix = problem
@@ -54,7 +60,7 @@ def try_parse_times(values: pd.Series, column: str, row_offset: int):
     s = values.astype("str")
     missing = values.isna().to_numpy()
     if missing.any():
-        line = int(np.flatnonzero(missing)[0]) + row_offset
+        line = _line(values, int(np.flatnonzero(missing)[0]), row_offset)
         return None, False, (f"the time column '{column}' has {int(missing.sum()):,} empty value(s) (first on line "
                              f"{line})", "fill them in or delete those rows")
     num = _to_numbers(s)
@@ -66,15 +72,15 @@ def try_parse_times(values: pd.Series, column: str, row_offset: int):
     bad = text_rows[dates.isna().to_numpy()]
     if len(bad):
         return None, False, (f"the time column '{column}' has {len(bad):,} value(s) that are neither numbers nor "
-                             f"dates, e.g. {quoted(s.iloc[bad[0]])} on line {bad[0] + row_offset}",
+                             f"dates, e.g. {quoted(s.iloc[bad[0]])} on line {_line(s, bad[0], row_offset)}",
                              "use epoch seconds/milliseconds or dates like 2024-05-01 13:45:00, or choose the right "
                              "time column")
     if is_num.any():
         first_num, first_date = int(np.flatnonzero(is_num)[0]), int(text_rows[0])
         return None, False, (f"the time column '{column}' mixes numbers and dates: {int(is_num.sum()):,} value(s) are "
-                             f"numbers (e.g. {quoted(s.iloc[first_num])} on line {first_num + row_offset}) and "
+                             f"numbers (e.g. {quoted(s.iloc[first_num])} on line {_line(s, first_num, row_offset)}) and "
                              f"{len(text_rows):,} are dates (e.g. {quoted(s.iloc[first_date])} on line "
-                             f"{first_date + row_offset})", "export every time in one format (all dates or all "
+                             f"{_line(s, first_date, row_offset)})", "export every time in one format (all dates or all "
                              "epoch seconds) and try again")
     secs = (dates - EPOCH).dt.total_seconds().to_numpy(dtype="float64")
     return _refuse_far_future(secs, s, column, row_offset)
@@ -92,7 +98,7 @@ def _epoch_seconds(v: np.ndarray, s: pd.Series, column: str, row_offset: int):
     """Numbers -> seconds. The unit comes from the typical (median) magnitude, so one wrong value cannot rescale
     the whole column; it is refused instead."""
     if not np.isfinite(v).all():
-        line = int(np.flatnonzero(~np.isfinite(v))[0]) + row_offset
+        line = _line(s, int(np.flatnonzero(~np.isfinite(v))[0]), row_offset)
         return None, False, (f"the time column '{column}' holds infinite numbers (first on line {line})",
                              "use epoch seconds or dates")
     typical = float(np.median(np.abs(v))) if len(v) else 0.0
@@ -104,7 +110,7 @@ def _epoch_seconds(v: np.ndarray, s: pd.Series, column: str, row_offset: int):
     if len(negative):
         i = int(negative[0])
         return None, False, (f"the time column '{column}' has {len(negative):,} negative value(s) among epoch "
-                             f"timestamps, e.g. {quoted(s.iloc[i])} on line {i + row_offset}",
+                             f"timestamps, e.g. {quoted(s.iloc[i])} on line {_line(s, i, row_offset)}",
                              "an epoch time cannot be before 1970, so fix or delete those rows and try again")
     return _refuse_far_future(secs, s, column, row_offset)
 
@@ -115,7 +121,7 @@ def _refuse_far_future(secs: np.ndarray, s: pd.Series, column: str, row_offset: 
         i = int(late[0])
         year = int(1970 + secs[i] / _SECONDS_PER_YEAR)
         return None, False, (f"the time column '{column}' has {len(late):,} value(s) after the year {LATEST_YEAR}, "
-                             f"e.g. {quoted(s.iloc[i])} on line {i + row_offset} (the year {year})",
+                             f"e.g. {quoted(s.iloc[i])} on line {_line(s, i, row_offset)} (the year {year})",
                              "placeholders like 9999-12-31 or a wrong unit are the usual cause, so fix or delete "
                              "those rows and try again")
     return secs, True, None

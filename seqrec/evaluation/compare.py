@@ -13,23 +13,28 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from seqrec.evaluation import uncertainty
+from seqrec.evaluation.intervals import Interval
 from seqrec.evaluation.metrics import METRICS
-from seqrec.model.baselines import BASELINES
+from seqrec.model.baselines import ALL_BASELINES
 
-BASELINE_LABELS = {cls.name: cls.label for cls in BASELINES}
+BASELINE_LABELS = {cls.name: cls.label for cls in ALL_BASELINES}
 METRIC_LABELS = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "coverage": "Coverage"}
 HYPER_COLUMNS = ["Embedding", "Hidden", "Layers", "Dropout", "Learning rate", "Batch"]
 
-# Verdict outcomes: pages branch on these, never on the words of the sentence.
-BETTER, TIE, WORSE, NO_BASELINE = "better", "tie", "worse", "no baseline"
+# Verdict outcomes: pages branch on these, never on the words of the sentence. Decided by the 95% interval of the
+# paired difference: above 0, containing 0, below 0 (seqrec.evaluation.intervals.verdict).
+BETTER, NO_CLEAR, WORSE, NO_BASELINE = "better", "no clear difference", "worse", "no baseline"
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """How a run fares against the best baseline on one metric: `outcome` for code, `sentence` for people."""
+    """How a run fares against the best baseline (or another run) on one metric: `outcome` for code, `sentence`
+    for people, `interval` the paired difference (None when per-user results are unavailable)."""
 
-    outcome: str  # BETTER | TIE | WORSE | NO_BASELINE
+    outcome: str  # BETTER | NO_CLEAR | WORSE | NO_BASELINE
     sentence: str
+    interval: Interval | None = None
 
     @property
     def beats(self) -> bool:
@@ -59,11 +64,26 @@ def _run_row(r, k: int) -> dict:
             "Exclude seen": bool(c.exclude_seen), "Dataset": r.dataset.get("name", "")}
 
 
-def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None) -> pd.DataFrame:
-    """One row per run and per baseline of the current dataset, with the key settings and test metrics at K.
+def interval_columns(k: int, metric: str = "recall") -> tuple[str, str]:
+    """Names of the comparison table's 95% interval columns for metric@K."""
+    col = f"{METRIC_LABELS[metric]}@{k}"
+    return f"{col} 95% low", f"{col} 95% high"
+
+
+def _interval_cells(ranks, k: int, metric: str) -> dict:
+    lo_col, hi_col = interval_columns(k, metric)
+    if ranks is None or metric not in uncertainty.INTERVAL_METRICS:
+        return {lo_col: np.nan, hi_col: np.nan}
+    i = uncertainty.metric_intervals(ranks, (k,))[f"{metric}@{k}"]
+    return {lo_col: i.lo, hi_col: i.hi}
+
+
+def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None, metric: str = "recall") -> pd.DataFrame:
+    """One row per run and per baseline of the current dataset, with the key settings and test metrics at K, and
+    the 95% interval of metric@K (NaN where per-user results are unavailable: runs saved before them, coverage).
     `baselines` (exclude_seen -> {name: metrics}) replaces the current dataset's for runs of another dataset
     (see `recorded_baselines`)."""
-    rows = [_run_row(r, k) for r in runs]
+    rows = [{**_run_row(r, k), **_interval_cells(getattr(r, "test_ranks", None), k, metric)} for r in runs]
     # Baselines under every protocol a run used: with exclude-seen on, seen items are masked for them too.
     protocols = sorted({bool(r.config.exclude_seen) for r in runs} or {False})
     data_name = ds.name if baselines is None else (runs[0].dataset.get("name", "") if runs else "")
@@ -71,8 +91,10 @@ def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None) 
         base = baselines[exclude] if baselines is not None else \
             ds.baseline_metrics(sorted({k, *available_ks(runs)}), exclude)
         suffix = " (seen excluded)" if exclude and len(protocols) > 1 else ""  # names stay unique in the charts
+        base_ranks = getattr(base, "ranks", {})
         for name, m in base.items():
-            rows.append({"Name": BASELINE_LABELS.get(name, name) + suffix, "Model": "baseline", "Kind": "baseline",
+            rows.append({**_interval_cells(base_ranks.get(name), k, metric),
+                         "Name": BASELINE_LABELS.get(name, name) + suffix, "Model": "baseline", "Kind": "baseline",
                          "Parameters": 0, "Training time (s)": 0.0,
                          **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}", np.nan) for x in METRICS},
                          "Exclude seen": exclude, "Dataset": data_name})
@@ -84,7 +106,8 @@ def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None) 
     for col in ("Dropout", "Learning rate"):
         if col not in df:
             df[col] = np.nan
-    order = ["Name", "Model", *metric_columns(k), "Parameters", "Training time (s)", "Epochs", *HYPER_COLUMNS,
+    order = ["Name", "Model", *metric_columns(k), *interval_columns(k, metric), "Parameters", "Training time (s)",
+             "Epochs", *HYPER_COLUMNS,
              "Exclude seen", "Dataset", "Kind"]
     return df[order]
 
@@ -92,38 +115,64 @@ def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None) 
 def best_baseline(run, key: str) -> tuple[str | None, dict]:
     """(display name, metrics) of the baseline that scores highest on `key` (e.g. 'recall@20') beside this run;
     (None, {}) when the run has no baselines with that metric."""
-    scored = [(m[key], BASELINE_LABELS.get(n, n), m) for n, m in run.baselines.items() if key in m]
-    if not scored:
-        return None, {}
-    _, name, metrics = max(scored, key=lambda t: (t[0], t[1]))
-    return name, metrics
+    name = uncertainty.best_baseline_name(run.baselines, key)
+    return (None, {}) if name is None else (BASELINE_LABELS.get(name, name), run.baselines[name])
+
+
+def _difference_sentence(who: str, other: str, label: str, diff: Interval, outcome: str) -> str:
+    return (f"{who} vs {other} on {label}: {diff.estimate:+.3f} (95% interval {diff.lo:+.3f} to {diff.hi:+.3f}): "
+            f"{outcome}")
 
 
 def baseline_verdict(run, k: int, metric: str = "recall") -> Verdict:
-    """Does this run beat the best baseline (evaluated with the run's own protocol) on metric@K, and by how much?"""
+    """The run against the best baseline (same data, same protocol) on metric@K: the paired bootstrap interval of
+    the difference decides better / no clear difference / worse. Without per-user results (a run saved before
+    them, or coverage, which has none) there is no interval, and no clear difference can be claimed."""
     key = f"{metric}@{k}"
     label = f"{METRIC_LABELS.get(metric, metric)}@{k}"
     mine = run.metrics.get(key)
-    best_name, best_metrics = best_baseline(run, key)
-    if mine is None or best_name is None:
+    name = uncertainty.best_baseline_name(run.baselines, key)
+    if mine is None or name is None:
         return Verdict(NO_BASELINE, f"{run.name}: no {label} to compare with the baselines.")
-    best = best_metrics[key]
-    diff = mine - best
-    rel = f" ({diff / best:+.0%})" if best > 0 else ""
-    if diff > 0:
-        return Verdict(BETTER, f"{run.name} beats the best baseline ({best_name}, {label} {best:.3f}) by "
-                               f"{diff:.3f}{rel}, reaching {mine:.3f}.")
-    if diff == 0:
-        return Verdict(TIE, f"{run.name} ties with the best baseline ({best_name}) at {label} {best:.3f}.")
-    return Verdict(WORSE, f"{run.name} does not beat the best baseline ({best_name}, {label} {best:.3f}): it falls "
-                          f"short by {-diff:.3f}{rel}, at {mine:.3f}.")
+    best_name, best = BASELINE_LABELS.get(name, name), run.baselines[name][key]
+    diff = uncertainty.paired(getattr(run, "test_ranks", None), getattr(run, "baseline_ranks", {}).get(name), key) \
+        if metric in uncertainty.INTERVAL_METRICS else None
+    if diff is None:
+        why = "coverage is a property of the whole list, not of each user" if metric == "coverage" else \
+            "this run was saved before per-user results were kept"
+        return Verdict(NO_CLEAR, f"{run.name} vs {best_name} on {label}: {mine - best:+.3f} ({mine:.3f} vs "
+                                 f"{best:.3f}); no interval is available ({why}), so no clear difference can be "
+                                 f"claimed.")
+    return Verdict(diff.verdict, _difference_sentence(run.name, best_name, label, diff, diff.verdict), diff)
+
+
+def run_vs_run_verdict(a, b, k: int, metric: str = "recall") -> Verdict:
+    """Run a against run b on metric@K as a paired bootstrap over the test users both were scored on."""
+    key = f"{metric}@{k}"
+    label = f"{METRIC_LABELS.get(metric, metric)}@{k}"
+    diff = uncertainty.paired(a.test_ranks, b.test_ranks, key) if metric in uncertainty.INTERVAL_METRICS else None
+    if diff is None:
+        return Verdict(NO_BASELINE, f"{a.name} vs {b.name} on {label}: no per-user results for both runs on the same "
+                                    f"test users, so no paired interval.")
+    return Verdict(diff.verdict, _difference_sentence(a.name, b.name, label, diff, diff.verdict), diff)
+
+
+def _interval_text(ranks, key: str) -> str:
+    if ranks is None:
+        return "unavailable"
+    i = uncertainty.metric_intervals(ranks, (int(key.split("@")[1]),))[key]
+    return f"{i.lo:.3f} to {i.hi:.3f}"
 
 
 def run_vs_baselines(run, k: int) -> pd.DataFrame:
-    """The run and the baselines it was evaluated beside (same data, same protocol): Recall, MRR and NDCG at K."""
-    rows = [{"Model": run.name, **{f"{METRIC_LABELS[m]}@{k}": run.metrics.get(f"{m}@{k}") for m in METRICS[:3]}}]
-    rows += [{"Model": BASELINE_LABELS.get(n, n), **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}") for x in METRICS[:3]}}
-             for n, m in run.baselines.items()]
+    """The run and the baselines it was evaluated beside (same data, same protocol): Recall, MRR and NDCG at K, and
+    the 95% interval of Recall@K ("unavailable" for runs saved before per-user results were kept)."""
+    key, ci_col = f"recall@{k}", f"Recall@{k} 95% interval"
+    ranks = getattr(run, "baseline_ranks", {})
+    rows = [{"Model": run.name, **{f"{METRIC_LABELS[m]}@{k}": run.metrics.get(f"{m}@{k}") for m in METRICS[:3]},
+             ci_col: _interval_text(getattr(run, "test_ranks", None), key)}]
+    rows += [{"Model": BASELINE_LABELS.get(n, n), **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}") for x in METRICS[:3]},
+              ci_col: _interval_text(ranks.get(n), key)} for n, m in run.baselines.items()]
     return pd.DataFrame(rows)
 
 
@@ -172,5 +221,33 @@ def recorded_baselines(runs: Sequence) -> dict:
     whose baselines cannot be recomputed from the current data)."""
     out: dict = {}
     for r in runs:
-        out.setdefault(bool(r.config.exclude_seen), r.baselines)
+        out.setdefault(bool(r.config.exclude_seen), uncertainty.BaselineResults(r.baselines, getattr(r, "baseline_ranks", {})))
     return out
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Intervals and diagnostics across runs (issue 16)
+# ------------------------------------------------------------------------------------------------------------------
+
+def history_length_table(runs: Sequence, key: str = "recall@20") -> pd.DataFrame:
+    """Long table (Bucket, Name, Kind, Users, value of `key`) of `key` by history-length bucket for every run with
+    per-user results and for the baselines recorded with the first of them (the same split and test users)."""
+    rows = []
+    with_ranks = [r for r in runs if getattr(r, "test_ranks", None) is not None and r.history_lengths is not None]
+    base_from = next((r for r in with_ranks if r.baseline_ranks), None)
+    scorers = [(r.name, "neural", r.test_ranks, r.history_lengths) for r in with_ranks]
+    if base_from is not None:
+        scorers += [(BASELINE_LABELS.get(n, n), "baseline", ranks, base_from.history_lengths)
+                    for n, ranks in base_from.baseline_ranks.items()]
+    for name, kind, ranks, lengths in scorers:
+        for bucket, row in uncertainty.by_history_length(lengths, {"x": ranks}, (key,)).items():
+            if "x" in row:
+                rows.append({"Bucket": bucket, "Name": name, "Kind": kind, "Users": row["users"],
+                             key: row["x"][key]})
+    return pd.DataFrame(rows, columns=["Bucket", "Name", "Kind", "Users", key])
+
+
+def paired_runs(runs: Sequence) -> list:
+    """Runs that can be compared pairwise (per-user results kept; same test users as the first such run)."""
+    kept = [r for r in runs if getattr(r, "test_ranks", None) is not None]
+    return [r for r in kept if len(r.test_ranks) == len(kept[0].test_ranks)] if kept else []

@@ -66,8 +66,22 @@ def evaluate_scorer(score_batch: Callable[[list[np.ndarray]], torch.Tensor], his
     score_batch maps a list of index histories to a (B, n_items + 1) score tensor; column 0 is padding and never
     ranked. With exclude_seen, the items of each history are masked out before ranking.
     """
+    return evaluate_with_ranks(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size)[0]
+
+
+def evaluate_with_ranks(score_batch: Callable[[list[np.ndarray]], torch.Tensor], histories: list[np.ndarray],
+                        targets: np.ndarray, n_items: int, ks: Sequence[int] = (10, 20), exclude_seen: bool = False,
+                        batch_size: int | None = None) -> tuple[dict, np.ndarray]:
+    """evaluate_scorer's metrics and, from the same single scoring pass, each user's pessimistic target rank (float64,
+    +inf when masked) in the order of `histories`: the per-user values behind every interval (`per_user_values`)."""
     ks = sorted(set(int(k) for k in ks))
-    ranks, _, recommended = _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size)
+    ranks, order, recommended = _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size)
+    unsorted = torch.empty_like(ranks)
+    unsorted[torch.from_numpy(order)] = ranks  # back from evaluation order to the callers' order
+    return _metrics_from(ranks, recommended, ks, n_items), unsorted.numpy()
+
+
+def _metrics_from(ranks: torch.Tensor, recommended: dict, ks: list[int], n_items: int) -> dict:
     out = {}
     for k in ks:
         out[f"recall@{k}"] = recall_at_k(ranks, k)

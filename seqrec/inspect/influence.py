@@ -122,7 +122,7 @@ def _logits_from_embeddings(model, x: torch.Tensor) -> torch.Tensor:
     dropout between layers is the identity, so this is exactly SeqRecModel.forward's last position)."""
     for cell in model.cells:
         x, _ = cell(x)
-    return model.output(x[:, -1])
+    return model.output(model.head(x[:, -1]))
 
 
 def gradient_x_input(model, codes: np.ndarray, target: int, mask: torch.Tensor) -> np.ndarray:

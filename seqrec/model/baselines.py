@@ -357,8 +357,8 @@ class SessionKNN:
 
 STRONG_BASELINES = (Repeat, ItemKNN, SessionKNN)
 ALL_BASELINES = BASELINES + STRONG_BASELINES
-"""Every baseline in display order: most_popular, item_transitions, repeat, item_knn, session_knn. BASELINES (what
-the protocol fits today) still holds the first two; the lead switches the protocol over when wiring issue 16."""
+"""Every baseline in display order: most_popular, item_transitions, repeat, item_knn, session_knn; the protocol
+(seqrec.evaluation.protocol.fit_baselines) fits all of them once per dataset. BASELINES holds the two counting ones."""
 
 
 def fit_all(sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False,

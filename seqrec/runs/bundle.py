@@ -46,7 +46,8 @@ MAX_JSON_BYTES = 64 * MB  # any unpacked JSON member
 MAX_CONFIG_BYTES = 1 * MB  # a config JSON file
 MAX_RATIO = 200  # unpacked / packed: weights barely compress, JSON ~10x; a zip bomb is ~1000x
 METRIC_KEYS = ("name", "metrics", "baselines", "valid_metrics", "dataset", "epochs_run", "best_epoch",
-               "train_seconds", "sequences_per_second", "stopped_by_user", "stop_reason", "created")
+               "train_seconds", "sequences_per_second", "stopped_by_user", "stop_reason", "created",
+               "per_user", "order_check")  # the last two optional (issue 16): per-user ranks behind the intervals
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -67,7 +68,8 @@ def bundle_files(run) -> dict[str, bytes]:
         files = {"config.json": (folder / "config.json").read_bytes(),
                  "vocab.json": (folder / "vocab.json").read_bytes(),
                  "weights.safetensors": (folder / "weights.safetensors").read_bytes()}
-    summary = run.summary()
+        saved = json.loads((folder / "run.json").read_bytes())
+    summary = {**run.summary(), **{k: saved[k] for k in ("per_user",) if k in saved}}
     files["metrics.json"] = _json_bytes({**{k: summary.get(k) for k in METRIC_KEYS if k in summary},
                                          "created": run.created, "name": run.name})
     files["curves.json"] = _json_bytes({"epochs": run.epochs, "batch_losses": run.batch_losses})
@@ -125,9 +127,9 @@ def read_config(source: str | Path | bytes | BinaryIO, name: str | None = None) 
     raw = _read_limited(source, MAX_CONFIG_BYTES, label, "config file")
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise SeqrecError(f"{label} is not valid JSON; download the run's config again (or use a saved run's "
-                          f"config.json).") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise SeqrecError(f"{label} is not valid JSON (or is nested too deeply); download the run's config again (or "
+                          f"use a saved run's config.json).") from None
     if not isinstance(doc, dict):
         raise SeqrecError(f"{label} must hold a JSON object of settings, such as a downloaded run config.")
     if "format" in doc or isinstance(doc.get("config"), dict):
@@ -277,9 +279,9 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> byte
 def _json_member(files: dict[str, bytes], n: str, label: str, kind: type):
     try:
         v = json.loads(files[n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise SeqrecError(f"{label}: {n} is not valid JSON; the bundle was edited or damaged. Download it "
-                          f"again.") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        raise SeqrecError(f"{label}: {n} is not valid JSON (or is nested too deeply); the bundle was edited or "
+                          f"damaged. Download it again.") from None
     if not isinstance(v, kind):
         raise SeqrecError(f"{label}: {n} must hold a JSON {'object' if kind is dict else 'list'}; the bundle was "
                           f"edited or damaged. Download it again.")
@@ -311,10 +313,33 @@ def _weights_header(raw: bytes, label: str) -> dict:
         header = json.loads(raw[8:8 + n].decode("utf-8"))
         if not isinstance(header, dict):
             raise ValueError("header is not an object")
+    except RecursionError:
+        raise SeqrecError(f"{label}: weights.safetensors has a header nested too deeply, so it is not a safetensors "
+                          f"file; download the bundle again.") from None
     except (struct.error, ValueError, UnicodeDecodeError) as e:
         raise SeqrecError(f"{label}: weights.safetensors is not a safetensors file ({e}); download the bundle "
                           f"again.") from None
     return header
+
+
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def _declared_tensor_bytes(header: dict) -> int | None:
+    """The unpacked size the safetensors header declares for its tensors (None when a header entry is malformed)."""
+    total = 0
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        shape = t.get("shape") if isinstance(t, dict) else None
+        if t is None or not isinstance(shape, list) or t.get("dtype") not in _DTYPE_BYTES or \
+                not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            return None
+        n = _DTYPE_BYTES[t["dtype"]]
+        for d in shape:
+            n *= d
+        total += n
+    return total
 
 
 def _check_shapes_before_building(files: dict[str, bytes], label: str) -> None:
@@ -322,7 +347,13 @@ def _check_shapes_before_building(files: dict[str, bytes], label: str) -> None:
     vocabulary of millions of fake IDs cannot make us allocate a huge model."""
     cfg = _json_member(files, "config.json", label, dict)
     vocab = _json_member(files, "vocab.json", label, list)
-    emb = _weights_header(files["weights.safetensors"], label).get("embedding.weight")
+    header = _weights_header(files["weights.safetensors"], label)
+    declared = _declared_tensor_bytes(header)
+    if declared is None or declared > MAX_WEIGHTS_BYTES:
+        what = "tensors it cannot describe" if declared is None else f"{_size(declared)} of tensors"
+        raise SeqrecError(f"{label}: weights.safetensors declares {what}, more than the {_size(MAX_WEIGHTS_BYTES)} "
+                          f"a run's weights may have once unpacked; it is refused before reading them.")
+    emb = header.get("embedding.weight")
     shape = emb.get("shape") if isinstance(emb, dict) else None
     want = [len(vocab) + 1, cfg.get("embedding_dim")]
     if shape != want:
@@ -344,6 +375,9 @@ def read_bundle(source, name: str | None = None, device: str | None = None):
     meta.update(format="seqrec-run", format_version=run_files.FORMAT_VERSION, version=__version__,
                 epochs=curves.get("epochs", []),
                 batch_losses=curves.get("batch_losses", []))
+    # every field, with the member that holds it named: a bad one never reaches a page (or the gallery)
+    run_files.check_run_meta(meta, lambda f: f"{label}: " + ("curves.json" if f in ("epochs", "batch_losses")
+                                                                else "metrics.json"))
     with tempfile.TemporaryDirectory(prefix="seqrec-import-") as tmp:
         folder = Path(tmp)
         for n in ("config.json", "vocab.json", "weights.safetensors"):  # fixed names: nothing else is written

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
+import re
 import secrets
 import shutil
+import threading
+import weakref
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save as safetensors_bytes
@@ -24,7 +29,7 @@ from seqrec.data.split import ItemVocab
 from seqrec.errors import SeqrecError
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.runs.run import Run
-from seqrec.training.loop import build_model, pick_device
+from seqrec.training.loop import pick_device
 
 FILES = ("config.json", "vocab.json", "run.json", "weights.safetensors")
 FORMAT = "seqrec-run"
@@ -49,11 +54,61 @@ def _write_weights(run: Run, path: Path) -> None:
 def _write_run_files(run: Run, folder: Path) -> None:
     _write_bytes(folder / "config.json", json.dumps(run.config.to_dict(), indent=2).encode())
     _write_bytes(folder / "vocab.json", json.dumps([str(i) for i in run.vocab.ids]).encode())
-    meta = {k: v for k, v in run.summary().items() if k not in ("config", "model", "parameters")}
+    derived = ("config", "model", "parameters", "metrics_ci95", "baselines_ci95", "comparison", "by_history_length")
+    meta = {k: v for k, v in run.summary().items() if k not in derived}  # intervals: recomputed from per_user
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, version=__version__, batch_losses=run.batch_losses,
                 epochs=run.epochs, created=run.created)
+    if run.test_ranks is not None:
+        meta["per_user"] = per_user_json(run)
     _write_bytes(folder / "run.json", json.dumps(meta, indent=1).encode())
     _write_weights(run, folder / "weights.safetensors")  # last: a folder without weights is never complete
+
+
+# ---- per-user test results (issue 16): optional in run.json, so runs saved before them still load ---------------
+def per_user_json(run: Run) -> dict:
+    """Each test user's target rank for the run and every baseline, as small whole numbers: a rank beyond the
+    largest K (or a masked target) is stored as `cap` = largest K + 1 (a miss at every K the run reports), a user a
+    baseline did not score as 0. Plus each user's history length (metrics by history length)."""
+    cap = max(run.config.ks) + 1
+
+    def encode(ranks):
+        r = np.asarray(ranks, dtype=np.float64)
+        return np.where(np.isnan(r), 0, np.minimum(np.nan_to_num(r, posinf=cap), cap)).astype(np.int64).tolist()
+
+    lengths = run.history_lengths
+    return {"cap": cap, "ranks": {"model": encode(run.test_ranks), **{n: encode(r) for n, r in
+                                                                      run.baseline_ranks.items()}},
+            "history_length": [] if lengths is None else np.asarray(lengths, dtype=np.int64).tolist()}
+
+
+def per_user_from_json(doc, where: Path) -> tuple[np.ndarray | None, dict, np.ndarray | None]:
+    """(run ranks, baseline name -> ranks, history lengths) from run.json's `per_user`; (None, {}, None) when absent
+    (a run saved before per-user results: its intervals are unavailable). Anything malformed is one sentence."""
+    if doc is None:
+        return None, {}, None
+    bad = SeqrecError(f"{where} was edited or damaged: its per_user results must hold whole-number ranks of the "
+                      f"same users for the run and each baseline. Use the original saved run or train again.")
+    if not isinstance(doc, dict) or not isinstance(doc.get("ranks"), dict) or "model" not in doc["ranks"]:
+        raise bad
+    cap = doc.get("cap")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 2 or len(doc["ranks"]) > MAX_BASELINES + 1:
+        raise bad
+    decoded = {}
+    for name, values in doc["ranks"].items():
+        if not isinstance(values, list) or len(values) > 100_000_000 or \
+                not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= cap for v in values):
+            raise bad
+        r = np.asarray(values, dtype=np.float64)
+        r[r == 0] = np.nan
+        r[r == cap] = np.inf
+        decoded[str(name)] = r
+    n = len(decoded["model"])
+    lengths = doc.get("history_length", [])
+    if any(len(r) != n for r in decoded.values()) or not isinstance(lengths, list) or \
+            (lengths and (len(lengths) != n or not all(isinstance(v, int) and v >= 0 for v in lengths))):
+        raise bad
+    model = decoded.pop("model")
+    return model, decoded, (np.asarray(lengths, dtype=np.int64) if lengths else None)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -164,9 +219,124 @@ def save_run(run: Run, folder: str | Path) -> Path:
 def _read_json(folder: Path, name: str):
     try:
         return json.loads((folder / name).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError):
-        raise SeqrecError(f"{folder / name} is damaged or was edited (it is not valid JSON); use the original saved "
-                          f"run or train again.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError):  # RecursionError: `[` x 200,000
+        raise SeqrecError(f"{folder / name} is damaged or was edited (it is not valid JSON, or nested too deeply); use "
+                          f"the original saved run or train again.") from None
+
+
+# ---- every field of a run's metadata (run.json; a bundle's metrics.json and curves.json) -----------------------------
+RATE_RE = re.compile(r"(recall|mrr|ndcg|coverage)@([0-9]{1,4})")  # share-of-users / share-of-catalogue metrics: [0, 1]
+MAX_META_ITEMS = 1_000_000  # batch losses and epochs a run may record (1000 epochs x 1000 batches)
+MAX_NAMED_METRICS = 200
+MAX_BASELINES = 20
+MAX_ABS_WEIGHT = 1e6  # trained weights stay far below (|w| < 100); 1e37 makes every score infinite
+
+
+def _finite(v) -> bool:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer beyond float range
+        return False
+
+
+def _metric_problem(d, what: str) -> str | None:
+    """None for a dict of metric name -> finite number (rates in [0, 1]); else what is wrong with it."""
+    if not isinstance(d, dict):
+        return f"{what} must be an object of metric names and numbers (it holds {type(d).__name__})"
+    if len(d) > MAX_NAMED_METRICS:
+        return f"{what} holds {len(d):,} metrics, more than a run records"
+    for k, v in d.items():
+        if not _finite(v):
+            return f"{what} {str(k)[:40]!r} must be a finite number (got {str(v)[:40]!r})"
+        if RATE_RE.fullmatch(k) and not 0 <= v <= 1:
+            return f"{what} {str(k)[:40]!r} must be between 0 and 1 (got {v!r})"
+    return None
+
+
+def run_meta_problem(meta: dict) -> tuple[str, str] | None:
+    """(field, what is wrong) for the first field of a run's metadata that a run never writes, else None. Checks
+    types, ranges and finiteness of every field the app and the CLI read (metrics, baselines, curves, timings), so
+    a hand-edited file is refused on import and on load instead of breaking a page later."""
+    if (p := _metric_problem(meta.get("metrics", {}), "the test metric")):
+        return "metrics", p
+    if (p := _metric_problem(meta.get("valid_metrics", {}), "the validation metric")):
+        return "valid_metrics", p
+    base = meta.get("baselines", {})
+    if not isinstance(base, dict) or len(base) > MAX_BASELINES:
+        return "baselines", "the baselines must be an object of baseline names and their metrics"
+    for b, m in base.items():
+        if (p := _metric_problem(m, f"baseline {str(b)[:40]!r}'s metric")):
+            return "baselines", p
+    ds = meta.get("dataset", {})
+    if not isinstance(ds, dict) or len(ds) > MAX_NAMED_METRICS or \
+            any(not (v is None or isinstance(v, (str, bool)) or _finite(v)) for v in ds.values()):
+        return "dataset", "the dataset must be an object of plain values (name, fingerprint, counts)"
+    for k in ("users", "items", "interactions"):
+        v = ds.get(k, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            return "dataset", f"the dataset's {k} must be a whole number of at least 0 (got {str(v)[:40]!r})"
+    for k in ("name", "fingerprint"):
+        if not isinstance(ds.get(k, ""), str):
+            return "dataset", f"the dataset's {k} must be text"
+    for k in ("epochs_run", "best_epoch"):
+        v = meta.get(k, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1_000_000:
+            return k, f"{k} must be a whole number of at least 0 (got {str(v)[:40]!r})"
+    for k in ("train_seconds", "sequences_per_second"):
+        v = meta.get(k, 0.0)
+        if not _finite(v) or v < 0:
+            return k, f"{k} must be a finite number of at least 0 (got {str(v)[:40]!r})"
+    for k in ("name", "created", "stop_reason"):
+        if not isinstance(meta.get(k, ""), str) or len(meta.get(k, "")) > 10_000:
+            return k, f"{k} must be text"
+    if not isinstance(meta.get("stopped_by_user", False), bool):
+        return "stopped_by_user", "stopped_by_user must be true or false"
+    losses = meta.get("batch_losses", [])
+    if not isinstance(losses, list) or len(losses) > MAX_META_ITEMS or not all(_finite(v) for v in losses):
+        return "batch_losses", "batch_losses must be a list of finite numbers"
+    epochs = meta.get("epochs", [])
+    if not isinstance(epochs, list) or len(epochs) > MAX_META_ITEMS:
+        return "epochs", "epochs must be a list of per-epoch objects"
+    for i, e in enumerate(epochs):
+        if not isinstance(e, dict):
+            return "epochs", f"epoch entry {i + 1} must be an object with an epoch number and its metrics (got " \
+                             f"{str(e)[:40]!r})"
+        n = e.get("epoch")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            return "epochs", f"epoch entry {i + 1} needs a whole epoch number of at least 1 (got {str(n)[:40]!r})"
+        if (p := _metric_problem({k: v for k, v in e.items() if k != "epoch"}, f"epoch {n}'s value")):
+            return "epochs", p
+    return None
+
+
+def check_run_meta(meta: dict, where) -> None:
+    """Raise one sentence for the first bad field; `where(field)` names the file that holds it."""
+    found = run_meta_problem(meta)
+    if found:
+        field_name, problem = found
+        raise SeqrecError(f"{where(field_name)} was edited or damaged: {problem}. Use the original saved run or "
+                          f"train again.")
+
+
+# ---- loaded weights are shared: one copy per process for the same saved files ------------------------------------
+_SHARED: "weakref.WeakValueDictionary[tuple, SeqRecModel]" = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _files_signature(folder: Path) -> tuple:
+    """The identity of a saved run's files: resolved folder plus size and modification time of each file."""
+    sig = [str(folder.resolve())]
+    for n in FILES:
+        st_ = (folder / n).stat()
+        sig += [st_.st_size, st_.st_mtime_ns]
+    return tuple(sig)
+
+
+def shared_model_count() -> int:
+    """How many distinct shared weight sets are alive in this process (for tests and diagnostics)."""
+    return len(_SHARED)
 
 
 def _looks_like_pickle(path: Path) -> bool:
@@ -215,8 +385,10 @@ def _check_format(folder: Path, meta: dict) -> None:
                           f"version {FORMAT_VERSION}); upgrade seqrec to load it, or train it again.")
 
 
-def load_run(folder: str | Path, device: str | None = None) -> Run:
-    """Rebuild a run from its folder. Only JSON and safetensors (plain tensors) are read: no code is executed."""
+def load_run(folder: str | Path, device: str | None = None, shared: bool = False) -> Run:
+    """Rebuild a run from its folder. Only JSON and safetensors (plain tensors) are read: no code is executed.
+    shared=True (the run library): runs loaded from the same unchanged files share one read-only model per
+    process (each caller still gets its own Run with its own name and lists)."""
     folder = Path(folder)
     if not folder.exists():
         recover_interrupted_save(folder)  # a save killed between its two renames left the old run aside
@@ -226,6 +398,7 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
         raise SeqrecError(f"The files in {folder} were edited or damaged (config.json and run.json must hold JSON "
                           f"objects); train again.")
     _check_format(folder, meta)
+    check_run_meta(meta, lambda _field: str(folder / "run.json"))
     cfg_dict = _read_json(folder, "config.json")
     ids = _read_json(folder, "vocab.json")
     if not isinstance(cfg_dict, dict):
@@ -238,6 +411,16 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(set(ids)) != len(ids):
         raise SeqrecError(f"{folder / 'vocab.json'} is damaged (it must be a list of distinct item IDs); train again.")
     weights = folder / "weights.safetensors"
+    key = None
+    if shared:
+        try:
+            key = (_files_signature(folder), str(pick_device(device)))
+        except OSError:
+            key = None
+        with _SHARED_LOCK:
+            model = _SHARED.get(key) if key else None
+        if model is not None:
+            return _run_from_meta(folder, meta, config, ids, model)
     if _looks_like_pickle(weights):
         raise SeqrecError(f"{weights} is not a safetensors file: {PICKLE_REFUSAL}. Train again or use the original "
                           f"saved run.")
@@ -254,12 +437,31 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
                           f"{', '.join(bad[:3])}); the files were mixed up or edited. Train again.")
     if any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise SeqrecError(f"The weights in {folder} contain NaN or infinite values; train again.")
-    model = build_model(len(ids), config)
-    expected = model.state_dict()
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    big = max((float(v.abs().max()) for v in state.values() if v.is_floating_point() and v.numel()), default=0.0)
+    if big > MAX_ABS_WEIGHT:
+        raise SeqrecError(f"The weights in {folder} hold values as large as {big:.1e}, which no trained run has "
+                          f"(every score would overflow to infinity); the files were edited. Train again.")
+    with torch.device("meta"):  # no second copy: the loaded tensors become the model's parameters (assign)
+        model = SeqRecModel(len(ids), config)
+    dtypes = {k: v.dtype for k, v in model.state_dict().items()}
+    model.load_state_dict({k: v.to(dtypes[k]) for k, v in state.items()}, assign=True)
     model.to(pick_device(device)).eval()
+    if shared:
+        for p in model.parameters():
+            p.requires_grad_(False)  # read-only by convention: nothing trains a loaded run
+        if key:
+            with _SHARED_LOCK:
+                _SHARED[key] = model
+    return _run_from_meta(folder, meta, config, ids, model)
+
+
+def _run_from_meta(folder: Path, meta: dict, config: TrainConfig, ids: list, model: SeqRecModel) -> Run:
+    ranks, baseline_ranks, lengths = per_user_from_json(meta.get("per_user"), folder / "run.json")
+    order = meta.get("order_check", {})
     try:
-        return Run(name=str(meta.get("name", folder.name)), config=config, vocab=ItemVocab(ids), model=model,
+        return Run(test_ranks=ranks, baseline_ranks=baseline_ranks, history_lengths=lengths,
+                   order_check=order if isinstance(order, dict) else {},
+                   name=str(meta.get("name", folder.name)), config=config, vocab=ItemVocab(ids), model=model,
                    metrics=meta.get("metrics", {}), baselines=meta.get("baselines", {}),
                    valid_metrics=meta.get("valid_metrics", {}), dataset=meta.get("dataset", {}),
                    batch_losses=meta.get("batch_losses", []), epochs=meta.get("epochs", []),
@@ -267,7 +469,7 @@ def load_run(folder: str | Path, device: str | None = None) -> Run:
                    train_seconds=float(meta.get("train_seconds", 0.0)),
                    sequences_per_second=float(meta.get("sequences_per_second", 0.0)),
                    stopped_by_user=bool(meta.get("stopped_by_user", False)), created=str(meta.get("created", "")),
-                   stop_reason=str(meta.get("stop_reason", "")))
+                   stop_reason=str(meta.get("stop_reason", "")), executor=str(meta.get("executor", "local")))
     except (TypeError, ValueError, OverflowError):  # e.g. "epochs_run": "two" typed into run.json
         raise SeqrecError(f"{folder / 'run.json'} was edited or damaged (a number field holds something else); use "
                           f"the original saved run or train again.") from None

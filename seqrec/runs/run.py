@@ -17,7 +17,8 @@ from seqrec.config import TrainConfig
 from seqrec.data.prepare import Interactions
 from seqrec.data.split import ItemVocab, SplitData, leave_last_out
 from seqrec.errors import SeqrecError
-from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, model_scorer
+from seqrec.evaluation import uncertainty
+from seqrec.evaluation.protocol import evaluate_baselines, model_order_check, model_scorer, score_model
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.training.budget import check_training_memory
 from seqrec.training.loop import Callback, train
@@ -42,6 +43,13 @@ class Run:
     stopped_by_user: bool = False
     created: str = ""
     stop_reason: str = ""
+    executor: str = "local"  # where it trained: "local" (this machine) or "ray" (a Ray cluster); issue 13
+    # Per-user test results (issue 16), in the split's user order; absent (None / {}) for runs saved before them,
+    # whose intervals are then unavailable. Ranks: +inf a certain miss, NaN a user that scorer did not score.
+    test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    baseline_ranks: dict = field(default_factory=dict, repr=False, compare=False)
+    history_lengths: np.ndarray | None = field(default=None, repr=False, compare=False)
+    order_check: dict = field(default_factory=dict)
 
     @property
     def parameter_count(self) -> int:
@@ -64,7 +72,35 @@ class Run:
             "parameters": self.parameter_count,
             "stopped_by_user": self.stopped_by_user,
             "stop_reason": self.stop_reason,
+            "executor": self.executor,
+            **self.uncertainty_summary(),
         }
+
+    @property
+    def comparison_key(self) -> str:
+        """The metric the run is judged on against the baselines: recall@20, or recall at its largest K."""
+        return "recall@20" if 20 in self.config.ks else f"recall@{max(self.config.ks)}"
+
+    def uncertainty_summary(self, key: str | None = None) -> dict:
+        """metrics_ci95, baselines_ci95, comparison (vs the best baseline on `key`), by_history_length and
+        order_check, as far as the run has per-user results (nothing for runs saved before them)."""
+        if self.test_ranks is None:
+            return {}
+        ks = self.config.ks
+        out = {"metrics_ci95": uncertainty.ci_json(uncertainty.metric_intervals(self.test_ranks, ks))}
+        if self.baseline_ranks:
+            out["baselines_ci95"] = {n: uncertainty.ci_json(uncertainty.metric_intervals(r, ks))
+                                     for n, r in self.baseline_ranks.items()}
+            comp = uncertainty.comparison(self.test_ranks, self.baselines, self.baseline_ranks,
+                                          key or self.comparison_key)
+            if comp is not None:
+                out["comparison"] = comp
+        out["by_history_length"] = uncertainty.by_history_length(
+            self.history_lengths, {"model": self.test_ranks, **self.baseline_ranks},
+            sorted({f"{m}@{k}" for m in ("recall", "mrr") for k in ks}))
+        if self.order_check:
+            out["order_check"] = self.order_check
+        return out
 
     # -- scoring ------------------------------------------------------------------------------------------------
     def score_histories(self, histories: list[np.ndarray]) -> torch.Tensor:
@@ -122,16 +158,23 @@ def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Se
             {"users": len(split.users), "items": split.n_items,
              "interactions": int(sum(len(t) for t in split.train) + 2 * len(split.users))}
     result = train(split, config, callbacks, stop_event, device)
-    test = evaluate_model(result.model, split, "test", config)
+    test, ranks = score_model(result.model, split, "test", config)
     if baselines is None:
         baselines = evaluate_baselines(split, config.ks, config.exclude_seen)
+    # Per-user ranks come with baselines from evaluate_baselines / Dataset.baseline_metrics (a BaselineResults);
+    # a plain dict of metrics has none, and the intervals against the baselines are then unavailable.
+    baseline_ranks = {n: r for n, r in getattr(baselines, "ranks", {}).items() if len(r) == len(ranks)}
+    order = model_order_check(result.model, split, config, ranks)
     return Run(name=name or default_run_name(config), config=config, vocab=split.vocab, model=result.model,
-               metrics=test, baselines=baselines, valid_metrics=result.best_valid, dataset=dataset,
+               metrics=test, baselines=dict(baselines), valid_metrics=result.best_valid, dataset=dataset,
                batch_losses=result.batch_losses, epochs=result.epochs, epochs_run=result.epochs_run,
                best_epoch=result.best_epoch, train_seconds=result.train_seconds,
                sequences_per_second=result.sequences_per_second, stopped_by_user=result.stopped_by_user,
                stop_reason=result.stop_reason,
-               created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+               created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               test_ranks=ranks, baseline_ranks=baseline_ranks, order_check=order,
+               history_lengths=np.fromiter((len(h) for h in split.test_histories), dtype=np.int64,
+                                           count=len(split.users)))
 
 
 def default_run_name(config: TrainConfig) -> str:

@@ -136,9 +136,23 @@ def json_default(o):
 def _loads(text, default):
     try:
         v = json.loads(text) if text else default
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return default
     return v if isinstance(v, type(default)) else default
+
+
+def _clean_metrics(d: dict) -> dict:
+    """Only finite numbers: a row written by an older version or edited by hand never breaks a listing."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            try:
+                f = float(v)
+            except OverflowError:  # an integer beyond float range
+                continue
+            if np.isfinite(f):
+                out[str(k)] = f
+    return out
 
 
 def is_run_id(ref) -> bool:
@@ -271,7 +285,9 @@ class RunStore:
         return StoredRun(id=row["id"], name=row["name"], created=row["created"], owner=row["owner"],
                          published=bool(row["published"]), fingerprint=row["fingerprint"],
                          dataset=_loads(row["dataset"], {}), config=_loads(row["config"], {}),
-                         metrics=_loads(row["metrics"], {}), baselines=_loads(row["baselines"], {}),
+                         metrics=_clean_metrics(_loads(row["metrics"], {})),
+                         baselines={str(k): _clean_metrics(v) for k, v in _loads(row["baselines"], {}).items()
+                                    if isinstance(v, dict)},
                          curves=_loads(row["curves"], {}), path=row["path"], saved_at=float(row["saved_at"]),
                          folder=self.home / row["path"])
 
@@ -308,7 +324,11 @@ class RunStore:
         if not rec.available:
             raise SeqrecError(f"The files of saved run '{rec.name}' are missing from {rec.folder} (deleted by hand?); "
                               f"delete the run from the library or restore the folder.")
-        run = load_run(rec.folder, device=device)
+        try:
+            run = load_run(rec.folder, device=device, shared=True)  # one copy of the weights per process
+        except SeqrecError as e:  # the sentence names the run, not the server's folders
+            raise SeqrecError(str(e).replace(str(rec.folder), f"The saved run '{rec.name}'")
+                              .replace("The saved run '" + rec.name + "'/", f"The saved run '{rec.name}': ")) from None
         run.name = rec.name
         run.store_id = rec.id
         return run
@@ -398,7 +418,7 @@ def _now_iso() -> str:
 def _read_run_json(folder: Path) -> dict:
     try:
         meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return meta if isinstance(meta, dict) else {}
 

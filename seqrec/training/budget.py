@@ -98,7 +98,9 @@ def parameter_count(n_items: int, config: TrainConfig) -> int:
     """Parameters of SeqRecModel(n_items, config), computed without building it."""
     v, e, h, g = n_items + 1, config.embedding_dim, config.hidden_size, GATES[config.model]
     cells = sum(g * h * ((e if layer == 0 else h) + h + 2) for layer in range(config.layers))
-    return v * e + cells + h * v + v
+    norm = 2 * h if config.layer_norm else 0
+    output = (h * e + e) if config.tie_weights else h * v  # tied: a projection to the embedding, no own weights
+    return v * e + cells + norm + output + v
 
 
 def window_counts(train_lengths: np.ndarray, max_len: int) -> tuple[int, int]:

@@ -187,9 +187,16 @@ def _make_optimizer(model: SeqRecModel, config: TrainConfig) -> torch.optim.Opti
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] = (),
           stop_event: threading.Event | None = None, device: str | torch.device | None = None) -> TrainResult:
-    """Train one model on the split's training parts; early stopping on validation Recall@K (largest K)."""
+    """Train one model on the split's training parts; early stopping on the validation metric config.monitor at the
+    largest K (validated every config.eval_every epochs), the learning rate warmed up over config.warmup_steps batches
+    and, with lr_schedule="plateau", halved after each validation without improvement."""
     config.validate()
     device = pick_device(device) if not isinstance(device, torch.device) else device
     model = build_model(split.n_items, config, device)
@@ -203,7 +210,8 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
         valid_users = np.sort(np.random.default_rng(config.seed).choice(n_users, MAX_VALID_USERS, replace=False))
     opt = _make_optimizer(model, config)
     sampler = make_sampler(split, config, device)
-    key = f"recall@{config.monitor_k}"
+    key = f"{config.monitor}@{config.monitor_k}"
+    lr = config.lr
     best_score, best_state, best_epoch, best_valid = -1.0, None, 0, {}
     batch_losses, epochs_log = [], []
     t0, seen, step, bad_epochs, stopped, out_of_time = time.perf_counter(), 0, 0, 0, False, False
@@ -218,6 +226,10 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
                 break
             width = int(lengths[idx].max())
             seq = windows_t[torch.from_numpy(idx), :width].to(device)
+            if step < config.warmup_steps:
+                _set_lr(opt, lr * (step + 1) / config.warmup_steps)
+            elif step == config.warmup_steps and config.warmup_steps:
+                _set_lr(opt, lr)
             opt.zero_grad(set_to_none=True)
             loss, ntok = batch_loss_backward(model, seq, split.n_items, sampler)
             if config.grad_clip > 0:
@@ -242,6 +254,10 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
         if stopped and epoch_tokens == 0 and best_state is not None:
             epoch -= 1
             break
+        last = stopped or out_of_time or epoch == config.epochs or (
+            config.max_minutes and time.perf_counter() - t0 >= 60 * config.max_minutes)
+        if epoch % config.eval_every and not last:
+            continue
         valid = evaluate_model(model, split, "valid", config, device, valid_users)
         score = valid[key]
         improved = score > best_score
@@ -251,6 +267,10 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
             bad_epochs = 0
         else:
             bad_epochs += 1
+            if config.lr_schedule == "plateau":
+                lr *= 0.5
+                if step >= config.warmup_steps:
+                    _set_lr(opt, lr)
         elapsed = time.perf_counter() - t0
         rec = dict(epoch=epoch, train_loss=epoch_loss / max(1, epoch_tokens), elapsed=elapsed, **valid)
         epochs_log.append(rec)

@@ -76,13 +76,20 @@ def training_progress(batch_losses: Sequence[float], epoch_metrics: Sequence[dic
 # ------------------------------------------------------------------------------------------------------------------
 
 def metric_bars(table: pd.DataFrame, metric_col: str) -> go.Figure:
-    """One bar per run and baseline for the chosen metric, baselines in grey."""
+    """One bar per run and baseline for the chosen metric, baselines in grey; error bars show the 95% interval
+    where the table has one (columns f"{metric_col} 95% low/high", see compare.comparison_table)."""
     df = table.dropna(subset=[metric_col]).sort_values(metric_col, ascending=True)
     colors = ["#ADB5BD" if kind == "baseline" else PALETTE[0] for kind in df["Kind"]]
+    lo_col, hi_col = f"{metric_col} 95% low", f"{metric_col} 95% high"
+    error = None
+    if lo_col in df and hi_col in df and df[lo_col].notna().any():
+        error = dict(type="data", symmetric=False, array=(df[hi_col] - df[metric_col]).fillna(0).clip(lower=0),
+                     arrayminus=(df[metric_col] - df[lo_col]).fillna(0).clip(lower=0), color="#495057", thickness=1.5)
     fig = go.Figure(go.Bar(x=df[metric_col], y=plot_escape_all(df["Name"]), orientation="h", marker_color=colors,
-                           text=[f"{v:.3f}" for v in df[metric_col]], textposition="outside",
+                           text=[f"{v:.3f}" for v in df[metric_col]], textposition="outside", error_x=error,
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_xaxes(title=f"{metric_col} (test)", rangemode="tozero")
+    fig.update_xaxes(title=f"{metric_col} (test; whiskers: 95% interval)" if error else f"{metric_col} (test)",
+                     rangemode="tozero")
     height = max(260, 60 + 38 * len(df))
     fig.update_layout(hovermode="closest")
     return _style(fig, f"{metric_col} on the held-out test items", height)

@@ -2,6 +2,7 @@
 clearly, the Quick demo trains in the background and its run shows up on Train, Recommend and Compare."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -180,7 +181,12 @@ def test_quick_demo_training_produces_a_run_with_metrics(trained):
     recall = float(metric(at, "Test Recall@20"))
     assert recall == pytest.approx(runs[0].metrics["recall@20"], abs=1e-3)
     assert recall > runs[0].baselines["item_transitions"]["recall@20"]  # the planted pattern is learnable
-    assert any("beats the best baseline" in s.value for s in at.success)
+    # the verdict names the metric and the interval, and its box follows the outcome (issue 16)
+    boxes = {kind: [b.value.replace("\\", "") for b in getattr(at, kind)] for kind in ("success", "info", "warning")}
+    said = [(kind, v) for kind, vs in boxes.items() for v in vs if v.startswith("quick gru vs Item kNN on Recall@20: ")]
+    assert len(said) == 1 and "(95% interval " in said[0][1]
+    assert said[0][0] == {"better": "success", "no clear difference": "info", "worse": "warning"}[
+        said[0][1].rsplit(": ", 1)[1]]
     home = AppTest.from_file(APP, default_timeout=TIMEOUT)
     home.session_state["runs"] = runs
     home.run()
@@ -293,19 +299,29 @@ def test_recommend_for_a_hand_built_history_and_side_by_side(trained):
     assert not set(what_if["Item ID"]) & set(items[10:13]), "seen items are excluded"
     at.radio(key="rec_side_source").set_value("The hand-built history").run()
     side = [t for t in rec_tables(at) if list(t.columns) == ["Rank", "Item", "Score"]]
-    assert len(side) == 3 and all(len(t) == 5 for t in side)  # the run and the two baselines
+    assert len(side) == 6 and all(len(t) == 5 for t in side)  # the run and the five baselines
 
 
 def test_compare_lists_runs_and_baselines(trained):
     at = open_page(trained, PAGE["compare"])
     table = next(d.value for d in at.dataframe if "Recall@20" in d.value.columns)
-    assert list(table["Name"]) == ["quick gru", "MostPopular", "Item-to-item transitions"]
+    assert list(table["Name"]) == ["quick gru", "MostPopular", "Item-to-item transitions", "Repeat own items",
+                                   "Item kNN", "Session kNN (V-SKNN)"]
     assert table.loc[0, "Parameters"] > 0 and table.loc[0, "Model"] == "GRU"
-    assert any("beats the best baseline" in s.value for s in at.success)
+    assert (table["Recall@20 95% low"] < table["Recall@20"]).all() and \
+        (table["Recall@20"] < table["Recall@20 95% high"]).all()
+    boxes = [b.value.replace("\\", "") for b in (*at.success, *at.info, *at.warning)]  # text, markdown-escaped
+    assert any(v.startswith("quick gru vs Item kNN on Recall@20: ") and "(95% interval " in v for v in boxes)
     assert len(at.get("download_button")) == 1
-    assert len(at.get("plotly_chart")) == 3
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 4  # bars with error bars, validation and loss curves, recall by history length
+    bars = charts[0]["data"][0]
+    assert bars["error_x"]["type"] == "data" and "whiskers: 95% interval" in charts[0]["layout"]["xaxis"]["title"]["text"]
+    assert "by history length" in charts[3]["layout"]["title"]["text"] and len(charts[3]["data"]) == 6
+    assert any(m.value.replace("\\", "").startswith("**Does order matter?** quick gru: Shuffling") for m in at.markdown)
     at.selectbox(key="cmp_metric").set_value("mrr").run()
-    assert any("MRR@20" in s.value for s in at.success)
+    boxes = [b.value.replace("\\", "") for b in (*at.success, *at.info, *at.warning)]
+    assert any("on MRR@20: " in v and "95% interval" in v for v in boxes)
 
 
 def test_sessions_do_not_share_runs(trained):

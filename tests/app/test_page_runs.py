@@ -200,3 +200,49 @@ def test_compare_separates_runs_of_different_datasets(sample_run):
     assert not at.exception, at.exception
     names = list(at.dataframe[0].value["Name"])
     assert "elsewhere" in names and "here" not in names
+
+
+def test_two_runs_with_the_same_label_are_told_apart_by_id(sample_run):
+    """Issue 14: two runs with the same name, model and minute; choosing the first and deleting it deletes the first
+    (the picker and the actions address runs by id, not by their label), then the second goes too."""
+    store = RunStore()
+    first = store.save(copy_of(sample_run), ALICE, name="same")
+    second = store.save(copy_of(sample_run), ALICE, name="same")
+    at = session(ALICE)
+    picker = at.selectbox(key="runs_pick")
+    assert len(picker.options) == 2 and len(set(picker.options)) == 1  # identical labels
+    for target, left in ((first, [second.id]), (second, [])):
+        at.selectbox(key="runs_pick").set_value(target.id).run()
+        at.button(key="runs_load").click().run()
+        assert at.session_state["runs"][-1].store_id == target.id
+        at.checkbox(key=f"runs_delete_sure_{target.id}").check().run()
+        at.button(key="runs_delete").click().run()
+        assert not at.exception, at.exception
+        assert [r.id for r in store.list(ALICE, "mine")] == left
+        assert target.id not in [getattr(r, "store_id", None) for r in at.session_state["runs"]]
+
+
+def test_a_damaged_library_row_keeps_the_runs_page_working_and_deletable(sample_run):
+    """Issue 14: a row whose metrics hold text ("recall@20": "abc") broke the owner's Runs page for good; it now
+    lists (without a score), refuses to load with one sentence when its files are edited too, and can be deleted."""
+    import json
+    import sqlite3
+
+    store = RunStore()
+    rec = store.save(copy_of(sample_run), ALICE, name="damaged")
+    with sqlite3.connect(store.db_path) as con:
+        con.execute("UPDATE runs SET metrics = ? WHERE id = ?", (json.dumps({"recall@20": "abc"}), rec.id))
+    meta = json.loads((rec.folder / "run.json").read_text())
+    meta["metrics"]["recall@20"] = "abc"
+    (rec.folder / "run.json").write_text(json.dumps(meta))
+    at = session(ALICE)
+    assert table_names(at, "mine") == ["damaged"]
+    at.button(key="runs_load").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert any("The saved run 'damaged': run.json was edited or damaged" in e for e in errors), errors
+    assert not any(str(rec.folder.parent) in e for e in errors)  # no server paths shown
+    assert session_run_names(at) == []
+    at.checkbox(key=f"runs_delete_sure_{rec.id}").check().run()
+    at.button(key="runs_delete").click().run()
+    assert not at.exception and store.list(ALICE, "mine") == []

@@ -22,7 +22,7 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 DOCS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-STEP_TIMEOUT_MS = 120_000  # generous: a shared 2-core machine can be several times slower than a quiet one
+STEP_TIMEOUT_MS = 300_000  # an upper bound, not a target: a shared 2-core machine can be 10x slower than a quiet one
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -152,7 +152,7 @@ def test_upload_train_recommend_in_a_real_browser(server, tmp_path):
             page.get_by_role("button", name="Train", exact=True).click()
             expect(page.get_by_text("Latest run:")).to_be_visible(timeout=STEP_TIMEOUT_MS)
             _idle(page)
-            expect(page.get_by_text("Test Recall@20")).to_be_visible()
+            expect(page.get_by_text("Test Recall@20", exact=True)).to_be_visible()
             _shot(page, "train")
 
             _go(page, "Inside the network")
@@ -164,7 +164,8 @@ def test_upload_train_recommend_in_a_real_browser(server, tmp_path):
             _shot(page, "recommend")
 
             _go(page, "Compare")
-            expect(page.get_by_text("beats the best baseline").first).to_be_visible()
+            expect(page.get_by_text("vs Item kNN on Recall@20").first).to_be_visible()  # interval verdict (issue 16)
+            expect(page.get_by_text("95% interval").first).to_be_visible()
             _shot(page, "compare")
 
             page.locator('[data-testid="stSidebarNav"]').get_by_text("Why this?", exact=True).click()

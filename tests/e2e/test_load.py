@@ -13,9 +13,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/e2e: the session driver (never bench/)
 
-from load_test import quiet_streamlit_logs, run_sessions  # noqa: E402
+from sessions import quiet_streamlit_logs, run_sessions  # noqa: E402
 
 torch.set_num_threads(1)
 SESSIONS = 10

@@ -63,9 +63,27 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
                               "name": "small.csv", "fingerprint": interactions_fingerprint(data)}
     assert REQUIRED_METRICS <= set(out["metrics"])
     assert all(0.0 <= v <= 1.0 for v in out["metrics"].values())
-    assert set(out["baselines"]) == {"most_popular", "item_transitions"}
+    assert list(out["baselines"]) == ["most_popular", "item_transitions", "repeat", "item_knn", "session_knn"]
     for name, m in out["baselines"].items():
         assert set(m) == set(out["metrics"]), name
+    # issue 16: intervals, the comparison with the best baseline, the order check and metrics by history length
+    for key, (lo, hi) in out["metrics_ci95"].items():
+        assert lo <= out["metrics"][key] <= hi, key
+    assert set(out["metrics_ci95"]) == {f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in (10, 20)}
+    assert set(out["baselines_ci95"]) == set(out["baselines"])
+    comp = out["comparison"]
+    assert comp["baseline"] == max(out["baselines"], key=lambda n: out["baselines"][n]["recall@20"])
+    assert comp["metric"] == "recall@20" and comp["ci95"][0] <= comp["difference"] <= comp["ci95"][1]
+    assert comp["difference"] == pytest.approx(out["metrics"]["recall@20"] -
+                                               out["baselines"][comp["baseline"]]["recall@20"], abs=1e-6)
+    assert comp["verdict"] == ("better" if comp["ci95"][0] > 0 else "worse" if comp["ci95"][1] < 0 else
+                               "no clear difference")
+    assert set(out["order_check"]) >= {"recall@20", "mrr@20", "order_matters", "sentence"}
+    assert out["order_check"]["recall@20"]["ci95"][0] <= out["order_check"]["recall@20"]["drop"]
+    buckets = out["by_history_length"]
+    assert set(buckets) <= {"1-5", "6-20", "21-50", "51+"} and sum(b["users"] for b in buckets.values()) == \
+        out["dataset"]["users"]
+    assert all(set(b) >= {"users", "model", "item_knn"} for b in buckets.values())
     assert out["epochs_run"] == 2
     assert out["train_seconds"] > 0 and out["sequences_per_second"] > 0
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "run.json", "vocab.json",
@@ -118,6 +136,29 @@ def test_evaluate_on_the_training_file_reproduces_the_training_metrics(after_tra
     out = one_json_object(proc.stdout)
     assert out["metrics"] == trained[1]["metrics"]
     assert out["baselines"] == trained[1]["baselines"]
+    assert out["metrics_ci95"] == trained[1]["metrics_ci95"] and out["comparison"] == trained[1]["comparison"]
+
+
+@pytest.mark.slow
+def test_train_with_several_seeds_reports_mean_and_spread(repo_root, small_csv, tmp_path):
+    args = [a for a in FAST_TRAIN if a not in ("--seed", "3")]
+    proc = seqrec(repo_root, "train", small_csv, *args, "--epochs", "1", "--seeds", "0", "1", "--quiet",
+                  "--save", tmp_path / "run", threads=2)
+    assert proc.returncode == 0, proc.stderr
+    out = one_json_object(proc.stdout)
+    seeds = out["seeds"]
+    assert seeds["values"] == [0, 1] and [p["seed"] for p in seeds["per_seed"]] == [0, 1]
+    assert out["config"]["seed"] == 0 and out["metrics"] == seeds["per_seed"][0]["metrics"]
+    r = [p["metrics"]["recall@20"] for p in seeds["per_seed"]]
+    assert seeds["mean"]["recall@20"] == pytest.approx(sum(r) / 2, abs=1e-6)
+    assert seeds["std"]["recall@20"] == pytest.approx(abs(r[0] - r[1]) / 2 ** 0.5, abs=1e-6)
+    assert "metrics_ci95" in out and "comparison" in out
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 0
+    for bad, words in ((["--seeds", "1", "1"], "each seed must be different"),
+                       (["--seeds", "1", "--seed", "2"], "either --seed")):
+        proc = seqrec(repo_root, "train", small_csv, *bad)
+        assert proc.returncode == 2 and proc.stderr.startswith("error: ") and words in proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -130,7 +171,7 @@ def _bad_files(folder):
         "blank.csv": b" \n\n  \n",
         "header_only.csv": GOOD_HEADER,
         "no_time.csv": b"user_id,item_id\nu1,a\nu1,b\nu1,c\nu2,a\nu2,b\nu2,c\n",
-        "latin1.csv": GOOD_HEADER + b"u1,caf\xe9,1\nu1,b,2\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n",
+        "latin1.csv": GOOD_HEADER + b",caf\xe9,1\n,b,2\n,c,3\n,a,1\n,b,2\n,c,3\n",  # decoded (issue 17); no users
         "zipped.csv": b"PK\x03\x04" + bytes(200),
         "too_many.csv": GOOD_HEADER + b"u1,a,1\nu1,b,2\nu1,c,3,4\nu2,a,1\nu2,b,2\nu2,c,3\n",
         "bad_time.csv": GOOD_HEADER + b"u1,a,1\nu1,b,later\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n",
@@ -148,11 +189,11 @@ BAD_INPUTS = {
     "header only": (["train", "{bad}/header_only.csv"], ["no data rows"]),
     "no time column": (["train", "{bad}/no_time.csv"], ["no time column", "--time-col"]),
     "unknown column": (["stats", "{good}", "--time-col", "when"], ["'when' is not in the file"]),
-    "latin-1": (["train", "{bad}/latin1.csv"], ["not UTF-8", "line 2"]),
+    "latin-1": (["train", "{bad}/latin1.csv"], ["user column 'user_id' is empty on every row"]),
     "zip": (["train", "{bad}/zipped.csv"], ["zip archive"]),
     "too many fields": (["train", "{bad}/too_many.csv"], ["line 4", "4 fields"]),
     "bad timestamps": (["train", "{bad}/bad_time.csv"], ["'later'", "line 3", "1 value(s)"]),
-    "empty user": (["stats", "{bad}/empty_user.csv"], ["user column", "empty", "line 3"]),
+    "empty user": (["stats", "{bad}/empty_user.csv"], ["at least 2 users", "1 of 6 rows", "empty 'user_id'"]),
     "too few users": (["stats", "{bad}/one_user.csv"], ["at least 2 users"]),
     "missing file": (["train", "{bad}/nope.csv"], ["File not found", "nope.csv"]),
     "hidden size 0": (["train", "{good}", "--hidden-size", "0"], ["hidden size", "(got 0)"]),

@@ -38,6 +38,10 @@ def files() -> dict[str, bytes]:
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w") as z:
         z.writestr(zipfile.ZipInfo("interactions.csv", date_time=(2024, 5, 1, 10, 0, 0)), good)  # fixed bytes
+    xbuf = io.BytesIO()
+    with zipfile.ZipFile(xbuf, "w") as z:  # what an .xlsx is: a zip of XML parts
+        for part in ("[Content_Types].xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml"):
+            z.writestr(zipfile.ZipInfo(part, date_time=(2024, 5, 1, 10, 0, 0)), "<xml/>")
     epoch = [t for _, _, t in rows()]
     out = {
         # -- not a CSV at all -------------------------------------------------------------------------------------
@@ -46,6 +50,7 @@ def files() -> dict[str, bytes]:
         "header_only.csv": HEADER,
         "binary_garbage.csv": bytes(rnd.randrange(256) for _ in range(2048)),
         "zip_archive.csv": zbuf.getvalue(),
+        "excel_workbook.csv": xbuf.getvalue(),
         "gzip_file.csv": gzip.compress(good.encode(), mtime=0),
         "nul_bytes.csv": (HEADER + "u1,a,1\x00\x00\x00\nu1,b,2\n").encode(),
         "web_page.csv": "<!DOCTYPE html>\n<html><head><title>Export ready</title></head>\n"
@@ -75,6 +80,8 @@ def files() -> dict[str, bytes]:
         "time_empty.csv": with_times(epoch[:2] + [""] + epoch[3:]),
         # -- IDs and sequences ------------------------------------------------------------------------------------
         "empty_user_ids.csv": csv([("" if k in (4, 9) else u, i, t) for k, (u, i, t) in enumerate(rows())]),
+        "empty_user_column.csv": csv([("", i, t) for _, i, t in rows()]),
+        "empty_user_ids_leave_one_user.csv": csv([("" if u != "u1" else u, i, t) for u, i, t in rows()]),
         "nan_item_ids.csv": csv([(u, {2: "NaN", 6: "null", 7: ""}.get(k, i), t) for k, (u, i, t) in enumerate(rows())]),
         "every_user_once.csv": csv([(f"order{k}", i, t) for k, (_, i, t) in enumerate(rows())]),
         "two_events_per_user.csv": csv(rows(users=("u1", "u2", "u3", "u4"), items=("a", "b"))),
@@ -121,6 +128,8 @@ def generate(name: str) -> bytes:
         return csv(body).encode()
     if name == "no_line_breaks.csv":  # every row on one line: the export lost its line breaks
         return (csv(rows(users=tuple(f"u{k}" for k in range(400)))).replace("\n", " ").encode())
+    if name == "compression_bomb.csv":  # 80 MB of line breaks in an 80 KB gzip: a ratio of ~1000
+        return gzip.compress(HEADER.encode() + b"\n" * (80 * 1024**2), compresslevel=9, mtime=0)
     raise KeyError(name)
 
 

@@ -83,7 +83,9 @@ def test_corpus_has_every_case_of_the_issue_and_matches_its_generator():
     for case in ["empty file", "header only", "binary garbage", "wrong delimiter", "missing user", "missing item",
                  "missing time", "ambiguous", "mixed", "unparseable", "negative", "far-future", "nan", "empty user",
                  "every user with one", "a single item", "extremely long line", "quoted fields with line breaks",
-                 "utf-8 bom", "utf-16", "latin-1", "csv-injection", "html / script", "duplicate rows"]:
+                 "utf-8 bom", "utf-16", "latin-1", "csv-injection", "html / script", "duplicate rows",
+                 "gzip-compressed", "zip archive holding one csv", "excel workbook", "compression bomb",
+                 "dropped and counted", "notice naming the encoding"]:
         assert case in covers, case
 
 
@@ -116,6 +118,7 @@ def test_odd_but_valid_files_load_as_expected(corpus, name):
         assert data.df.loc[data.df["user"] == user, "item"].tolist() == items, user
     assert data.notes == want["notes"]
     assert data.raw_rows == want.get("raw_rows", want["interactions"])
+    assert data.dropped_rows == want.get("dropped_rows", {})
     if "ratings" in want:
         assert sorted(data.df["rating"].unique()) == want["ratings"]
     if "raw_cell" in want:
@@ -163,6 +166,7 @@ def test_cli_stats_reads_odd_but_valid_files(corpus, name, capsys):
     assert (stats["users"], stats["items"], stats["interactions"]) == (want["users"], want["items"],
                                                                        want["interactions"])
     assert stats["filters_applied"] == want["notes"]
+    assert stats["dropped_rows"] == want.get("dropped_rows", {})
 
 
 def test_cli_as_a_real_process(corpus):
@@ -251,7 +255,8 @@ def test_data_page_loads_odd_but_valid_files(loading_page, corpus, name):
     ds = at.session_state["dataset"]
     assert ds.name == name
     assert metric(at, "Users") == str(want["users"]) and metric(at, "Interactions") == str(want["interactions"])
-    notes = [shown(c.value).removeprefix(":material/filter_alt: ") for c in at.caption if "duplicate" in c.value]
+    notes = [shown(c.value).removeprefix(":material/filter_alt: ") for c in at.caption
+             if c.value.startswith(":material/filter_alt:")]
     assert notes == want["notes"]  # said so on the page
 
 
@@ -394,8 +399,9 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     # Train: the run name in the heading and the verdict
     train_quick_demo(at, run_name)
     assert plain(at.subheader[0].value) == f"Latest run: {run_name}"
-    verdicts = [plain(v.value) for v in list(at.success) + list(at.warning)]
-    assert verdicts and all(v.startswith(run_name) for v in verdicts)
+    verdicts = [plain(v.value) for v in list(at.success) + list(at.warning) + list(at.info)
+                if " vs " in plain(v.value)]  # better / worse / no clear difference: green, amber, blue
+    assert verdicts and all(v.startswith(run_name) for v in verdicts), verdicts
 
     # Recommend: user IDs in headings, titles in tables and sentences
     at.switch_page(PAGE["recommend"])
@@ -419,7 +425,7 @@ def test_pages_show_hostile_titles_ids_and_names_as_text(corpus, monkeypatch):
     at.switch_page(PAGE["compare"])
     at.run()
     assert not at.exception, at.exception
-    assert any(plain(v.value).startswith(run_name) for v in list(at.success) + list(at.warning))
+    assert any(plain(v.value).startswith(run_name) for v in list(at.success) + list(at.warning) + list(at.info))
     table = next(d.value for d in at.dataframe if "Recall@20" in d.value.columns)
     assert table["Name"].iloc[0] == run_name
     specs = chart_text(at)

@@ -386,23 +386,37 @@ def test_unparseable_timestamps_give_count_example_and_line():
     assert "1 value(s)" in msg and "'x7'" in msg and "line 6" in msg
 
 
-def test_empty_time_values():
+def test_empty_time_values_drop_their_rows_and_are_counted():
+    data = load(HEADER + "u1,a,1\nu1,b,\nu1,c,3\nu1,d,4\nu2,a,1\nu2,b,2\nu2,c,3\n")
+    assert items_of(data, "u1") == ["a", "c", "d"] and data.dropped_rows == {"timestamp": 1}
+    assert "dropped 1 of 7 rows with a missing value: 1 with an empty time ('timestamp')" in data.notes
+
+
+def test_rows_with_empty_user_or_item_are_dropped_and_counted_per_column():
+    data = load(HEADER + "u1,a,1\n,b,2\nu1,c,3\nu1,d,4\nu2,a,1\nu2,,2\nu2,c,3\nu2,d,4\nNULL,a,5\n")
+    assert data.dropped_rows == {"user_id": 2, "item_id": 1}
+    assert items_of(data, "u2") == ["a", "c", "d"] and data.raw_rows == 9
+    assert dataset_stats(data)["dropped_rows"] == {"user_id": 2, "item_id": 1}
+
+
+def test_a_file_with_too_little_left_after_the_gaps_is_refused_with_both_reasons():
     msg = error_of(load, HEADER + "u1,a,1\nu1,b,\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n")
-    assert "'timestamp'" in msg and "1 empty value(s)" in msg and "line 3" in msg
+    assert msg.startswith("Only 1 user has enough interactions") and "1 of 6 rows had already been dropped" in msg
+    assert "'timestamp'" in msg
 
 
-def test_empty_user_and_item_values_are_reported_together():
-    msg = error_of(load, HEADER + "u1,a,1\n,b,2\nu1,c,3\nu2,a,1\nu2,,2\nu2,c,3\n")
-    assert "user column 'user_id' has 1 empty value(s) (first on line 3)" in msg
-    assert "item column 'item_id' has 1 empty value(s) (first on line 6)" in msg
+def test_a_column_empty_on_every_row_is_refused():
+    msg = error_of(load, HEADER + "".join(f"u{i % 2},,{i}\n" for i in range(6)))
+    assert "item column 'item_id' is empty on every row" in msg
 
 
-def test_latin1_bytes_are_refused_with_the_fix(tmp_path):
+def test_latin1_bytes_load_with_a_notice_naming_the_encoding(tmp_path):
     p = tmp_path / "latin.csv"
-    p.write_bytes(b"user_id,item_id,timestamp\nu1,caf\xe9,1\nu1,b,2\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n")
-    msg = error_of(load_interactions, p)
-    assert "latin.csv" in msg and "not UTF-8" in msg and "line 2" in msg and "0xe9" in msg
-    assert "Latin-1" in msg and "CSV UTF-8" in msg
+    p.write_bytes(b"user_id,item_id,timestamp\nu1,caf\xe9,1\nu1,b,2\nu1,c,3\nu2,a,1\nu2,b,2\nu2,\xa3c,3\n")
+    data = load_interactions(p)
+    assert items_of(data, "u1") == ["café", "b", "c"] and items_of(data, "u2")[-1] == "£c"
+    note = next(n for n in data.notes if "not UTF-8" in n)
+    assert "latin.csv" in note and "line 2" in note and ("Windows-1252" in note or "Latin-1" in note)
 
 
 def _zip_bytes(names):
@@ -414,10 +428,10 @@ def _zip_bytes(names):
 
 
 @pytest.mark.parametrize("content, words", [
-    (_zip_bytes(["interactions.csv"]), ["zip archive", "Excel", "CSV UTF-8"]),
+    (_zip_bytes(["interactions.csv"]), ["one column"]),
     (_zip_bytes(["[Content_Types].xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml"]), ["Excel", "CSV UTF-8"]),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), ["old Excel", "CSV UTF-8"]),
-    (gzip.compress((HEADER + ROWS).encode()), ["compressed", "decompress"]),
+    (gzip.compress(gzip.compress((HEADER + ROWS).encode())), ["compressed twice", "decompress"]),
     (b"PAR1" + bytes(range(256)), ["binary", "CSV"]),
     (b"user_id,item_id,timestamp\nu1,a,1\x00\x00\x00\n", ["binary data", "NUL"]),
     (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), ["not UTF-8", "not a text file"]),

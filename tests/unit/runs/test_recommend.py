@@ -50,9 +50,12 @@ def test_exclude_seen_masks_the_history_and_the_held_out_rank(gru_run, ds):
                                               exclude_seen=True))
 
 
-def test_side_by_side_has_every_run_and_both_baselines(gru_run, ds):
+def test_side_by_side_has_every_run_and_all_five_baselines(gru_run, ds):
     tops = recommend.side_by_side([gru_run], ds, ds.item_ids[5:8], k=4)
-    assert list(tops) == [gru_run.name, "MostPopular", "Item-to-item transitions"]
+    assert list(tops) == [gru_run.name, "MostPopular", "Item-to-item transitions", "Repeat own items", "Item kNN",
+                          "Session kNN (V-SKNN)"]
+    assert [r["item"] for r in tops["Repeat own items"]][:3] == sorted(ds.item_ids[5:8], key=ds.item_ids[5:8].index,
+                                                                       reverse=True), "own items, latest first"
     assert all(len(t) == 4 for t in tops.values())
     other = recommend.side_by_side([gru_run], ds, ds.item_ids[100:102], k=4)
     # MostPopular ignores the history; the network does not

@@ -57,9 +57,10 @@ def assert_one_error_line(code: int, err: str, *words: str) -> None:
 # Memory estimate and budget
 # ------------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("model, layers", [("rnn", 1), ("gru", 2), ("lstm", 3)])
-def test_parameter_count_matches_the_real_model(model, layers):
-    cfg = TrainConfig(model=model, layers=layers, embedding_dim=12, hidden_size=20)
+@pytest.mark.parametrize("model, layers, tied, norm", [("rnn", 1, False, False), ("gru", 2, True, False),
+                                                      ("lstm", 3, False, True), ("gru", 1, True, True)])
+def test_parameter_count_matches_the_real_model(model, layers, tied, norm):
+    cfg = TrainConfig(model=model, layers=layers, embedding_dim=12, hidden_size=20, tie_weights=tied, layer_norm=norm)
     assert parameter_count(777, cfg) == SeqRecModel(777, cfg).parameter_count()
 
 

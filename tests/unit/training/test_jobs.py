@@ -66,6 +66,7 @@ def test_a_failing_training_becomes_one_sentence(ds, monkeypatch):
         raise seqrec.SeqrecError("Training diverged; lower the learning rate.")
 
     monkeypatch.setattr(jobs, "train_run", boom)
+    monkeypatch.setenv("SEQREC_EXECUTOR", "thread")  # the patch reaches this process only, not a worker process
     job = jobs.start_training(ds, seqrec.TrainConfig(**TINY))
     assert job.wait(60)
     snap = job.snapshot()

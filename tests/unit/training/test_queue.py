@@ -101,6 +101,7 @@ def one_slot(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     gate = Gate()
+    monkeypatch.setenv("SEQREC_EXECUTOR", "thread")  # issue 13: the Gate stands in for an in-thread training
     monkeypatch.setattr(jobs, "train_run", gate)
     pool = ThreadPoolExecutor(max_workers=1)
     yield gate, pool

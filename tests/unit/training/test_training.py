@@ -35,16 +35,23 @@ def saved_gru(gru_run, tmp_path_factory):
 # ------------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ["gru", "lstm"])
-def test_gated_models_beat_both_baselines_by_a_clear_margin(trained_runs, model):
+def test_gated_models_beat_the_simple_baselines_clearly_and_the_strong_ones_beyond_noise(trained_runs, model):
     run = trained_runs[model]
-    assert set(run.baselines) == {"most_popular", "item_transitions"}
+    assert list(run.baselines) == ["most_popular", "item_transitions", "repeat", "item_knn", "session_knn"]
     for name, base in run.baselines.items():
         assert set(base) == METRIC_KEYS, name
-    best = max(b["recall@20"] for b in run.baselines.values())
+    simple = {n: b for n, b in run.baselines.items() if n in ("most_popular", "item_transitions")}
+    best = max(b["recall@20"] for b in simple.values())
     assert 0.05 < best < 0.5  # the baselines are real, not zeros
     assert run.metrics["recall@20"] >= best + 0.2, (run.metrics, run.baselines)
-    best_mrr = max(b["mrr@20"] for b in run.baselines.values())
+    best_mrr = max(b["mrr@20"] for b in simple.values())
     assert run.metrics["mrr@20"] >= best_mrr + 0.1
+    # ItemKNN (0.68 Recall@20 on this sample, GRU and LSTM 0.73) is far stronger: the honest claim is a difference whose paired 95%
+    # interval lies above 0 on Recall@20 and on MRR@20, against whichever baseline is best on each.
+    for key in ("recall@20", "mrr@20"):
+        comp = run.uncertainty_summary(key)["comparison"]
+        assert comp["baseline"] == max(run.baselines, key=lambda n: run.baselines[n][key])
+        assert comp["verdict"] == "better" and comp["ci95"][0] > 0.02, (key, comp)
     assert run.epochs_run == 8 and len(run.epochs) == 8
 
 
@@ -54,7 +61,8 @@ def test_rnn_trains_and_gives_finite_metrics(trained_runs):
     assert all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in run.metrics.values())
     losses = [e["train_loss"] for e in run.epochs]
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
-    assert run.metrics["recall@20"] > max(b["recall@20"] for b in run.baselines.values())
+    # A plain RNN beats the count tables on the planted pattern; item kNN (~0.68) is a match for it, not a floor.
+    assert run.metrics["recall@20"] > max(run.baselines[n]["recall@20"] for n in ("most_popular", "item_transitions"))
 
 
 def test_metrics_are_consistent_with_each_other(gru_run):

@@ -1,0 +1,110 @@
+"""Ingest speed: load + validate + sort + build sequences of a 1,000,000-row CSV against a bare `pandas.read_csv`
+of the same file, measured in the same run (interleaved, median of N), plus peak memory against the parsed table.
+
+    python bench/bench_ingest.py                 # 1,000,000 rows, 5 rounds
+    python bench/bench_ingest.py --rows 200000 --rounds 3 --profile
+
+Prints one JSON object; `ratio` is seqrec's time over read_csv's (the target is <= 2), `peak_over_table` the peak
+traced memory of the seqrec side over the memory of the parsed table (the target is < 3).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from seqrec.data.prepare import load_interactions  # noqa: E402
+from seqrec.data.split import leave_last_out  # noqa: E402
+
+
+def million_row_csv(folder: Path, rows: int) -> Path:
+    """20,000 users, 40,000 items (Zipf popularity), epoch-second times, rows in random order, string IDs: the
+    same file as bench/run.py's ingest section."""
+    path = folder / f"interactions_{rows}.csv"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 20_000, rows)
+    items = (rng.zipf(1.3, rows) - 1) % 40_000
+    times = 1_600_000_000 + rng.integers(0, 365 * 86400, rows)
+    pd.DataFrame({"user_id": np.char.add("U", users.astype(str)), "item_id": np.char.add("I", items.astype(str)),
+                  "timestamp": times}).to_csv(path, index=False)
+    return path
+
+
+def ours(path: Path):
+    data = load_interactions(path)
+    return data, leave_last_out(data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--folder", default=None, help="where the CSV is written (default: a temporary folder)")
+    ap.add_argument("--profile", action="store_true", help="also print a cProfile of one seqrec round to stderr")
+    a = ap.parse_args()
+    folder = Path(a.folder or tempfile.mkdtemp(prefix="seqrec_ingest_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = million_row_csv(folder, a.rows)
+    table = pd.read_csv(path)  # also warms the page cache
+    table_bytes = int(table.memory_usage(deep=True).sum())
+    del table
+    ours(path)  # warm imports (pyarrow, charset detection are imported lazily)
+    bare, mine = [], []
+    for _ in range(a.rounds):
+        t = time.perf_counter()
+        pd.read_csv(path)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        data, split = ours(path)
+        mine.append(time.perf_counter() - t)
+    tracemalloc.start()
+    ours(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = peak_rss_mb(path)
+    if a.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        ours(path)
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    b, o = statistics.median(bare), statistics.median(mine)
+    print(json.dumps({"rows": a.rows, "file_mb": round(path.stat().st_size / 2**20, 1), "users": len(split.users),
+                      "items": split.n_items, "pandas_read_csv_s": round(b, 3), "seqrec_s": round(o, 3),
+                      "ratio": round(o / b, 2), "ratios": [round(x / y, 2) for x, y in zip(mine, bare)],
+                      "parsed_table_mb": round(table_bytes / 2**20, 1), "peak_traced_mb": round(peak / 2**20, 1),
+                      "peak_over_table": round(peak / table_bytes, 2),
+                      "peak_rss_growth_mb": rss, "rss_growth_over_table": round(rss * 2**20 / table_bytes, 2)},
+                     indent=1))
+
+
+def peak_rss_mb(path: Path) -> float:
+    """Peak resident memory growth (MB) of one load + split in a fresh process (Arrow's allocations included,
+    which tracemalloc does not see): ru_maxrss after it minus the resident size once everything is imported."""
+    code = ("import resource, sys; sys.path.insert(0, %r); import bench_ingest as b, pyarrow.csv, pyarrow.compute;"
+            "from pathlib import Path; import pandas as pd;"
+            "before = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20;"
+            "b.ours(Path(%r));"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)") % (
+        str(Path(__file__).resolve().parent), str(path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(float(out.stdout.strip().splitlines()[-1]), 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The Train page's live view of a running job, polled cheaply (issue 14, item 1).
+
+Every poll is a script run on the one server, shared by every watching session, so the view is split in two
+fragments: the progress line, numbers and Stop button (small, every `state.poll_seconds()`: 1 s with a few
+trainings, up to 5 s when many are queued or running) and the live chart (a Plotly figure, the costly part: rebuilt
+only when the job's progress changed since the last build, and polled three times less often).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from seqrec.training.jobs import QUEUED, queue_message
+from studio import state
+from studio.figures import training as figures
+from studio.textsafe import md_escape
+
+_FIGURE = "_live_figure"  # (job id, progress key, figure) of the last chart built in this session
+
+
+def watch() -> None:
+    """The live view of this session's active job (call only while one is active)."""
+    poll = state.poll_seconds()
+    st.fragment(_progress, run_every=poll)()
+    st.fragment(_chart, run_every=3 * poll)()
+
+
+def _job_or_rerun():
+    job = state.current_job()
+    if job is None or not job.is_active:
+        st.rerun()  # finished: a full rerun collects the run into the session's list
+    return job
+
+
+def _progress() -> None:
+    job = _job_or_rerun()
+    snap = job.snapshot(losses=False)
+    k = job.config.monitor_k
+    with st.container(border=True):
+        head = f"Waiting for a free training slot: {queue_message(job)}" if snap.status == QUEUED else \
+            f"Training **{md_escape(job.name)}** · epoch {max(snap.epoch, 1)} of up to {snap.epochs}"
+        st.progress(snap.progress, text=head)
+        c = st.columns([1, 1, 1, 1, 1.2])
+        c[0].metric("Elapsed", f"{snap.elapsed:.1f} s")
+        c[1].metric("Throughput", f"{snap.sequences_per_second:,.0f} seq/s")
+        c[2].metric("Batches", f"{snap.n_losses:,}")
+        best = max((e.get(f"recall@{k}", 0) for e in snap.epoch_metrics), default=None)
+        c[3].metric(f"Best valid Recall@{k}", "—" if best is None else f"{best:.3f}")
+        if job.stop_requested:
+            c[4].info("Stopping after the current batch…", icon=":material/hourglass_bottom:")
+        elif c[4].button("Stop", icon=":material/stop_circle:", key="train_stop",
+                         help="Ends training after the current batch and keeps the best weights so far."):
+            job.stop()
+
+
+def _chart() -> None:
+    job = _job_or_rerun()
+    key = job.progress_key()
+    kept = st.session_state.get(_FIGURE)
+    if kept is None or kept[0] != id(job) or kept[1] != key:
+        snap = job.snapshot()
+        fig = figures.training_progress(snap.batch_losses, snap.epoch_metrics, job.config.monitor_k, snap.best_epoch)
+        kept = st.session_state[_FIGURE] = (id(job), key, fig)
+    st.plotly_chart(kept[2], width="stretch", key="live_chart")

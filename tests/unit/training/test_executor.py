@@ -1,0 +1,334 @@
+"""Issue 13: every training runs through an executor: a spawned worker process by default, a Ray task on a cluster.
+
+Same numbers as an in-process training for a fixed seed, progress events, Stop within about a second, a killed
+worker becomes a failed job (and the next one still runs), the cores shared between running trainings, and Ray
+(a real local `ray.init` with 2 CPUs) training and stopping through the same interface."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from seqrec import TrainConfig  # noqa: E402
+from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
+from seqrec.runs.run import train_run  # noqa: E402
+from seqrec.training import jobs  # noqa: E402
+from seqrec.training.executor import DIED, LocalExecutor, TrainingFailed  # noqa: E402
+from seqrec.training.worker import pack_split, unpack_split  # noqa: E402
+
+torch.set_num_threads(1)
+QUICK = TrainConfig(embedding_dim=8, hidden_size=16, epochs=2, batch_size=32, patience=0, seed=7, ks=(5, 10))
+LONG = TrainConfig(embedding_dim=8, hidden_size=16, epochs=1000, batch_size=8, patience=0, seed=7, ks=(5, 10),
+                   max_minutes=2.0)
+
+
+def make_split(n_users=300, n_items=60, length=12, seed=0) -> SplitData:
+    rng = np.random.default_rng(seed)
+    train = [rng.integers(1, n_items + 1, size=int(rng.integers(3, length))) for _ in range(n_users)]
+    return SplitData(vocab=ItemVocab([f"i{i}" for i in range(n_items)]), users=np.arange(n_users), train=train,
+                     valid_target=rng.integers(1, n_items + 1, size=n_users),
+                     test_target=rng.integers(1, n_items + 1, size=n_users))
+
+
+SPLIT = make_split()
+
+
+def untimed(epochs):
+    return [{k: v for k, v in e.items() if k != "elapsed"} for e in epochs]
+
+
+class Recorder:
+    def __init__(self):
+        self.batches, self.epochs = [], []
+        self.first_batch = threading.Event()
+
+    def on_batch(self, info):
+        self.batches.append(info)
+        self.first_batch.set()
+
+    def on_epoch(self, info):
+        self.epochs.append(info)
+
+
+@pytest.fixture(scope="module")
+def local():
+    return LocalExecutor()
+
+
+def wait_for(condition, timeout=60.0):
+    end = time.time() + timeout
+    while not condition():
+        assert time.time() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_the_compact_form_round_trips():
+    packed = pack_split(SPLIT)
+    assert packed["items"].dtype == np.int32 and set(packed) == {"n_items", "lengths", "items", "valid_target",
+                                                                 "test_target"}
+    back = unpack_split(packed)
+    assert back.n_items == SPLIT.n_items and len(back.users) == len(SPLIT.users)
+    assert all(np.array_equal(a, b) for a, b in zip(back.train, SPLIT.train))
+
+
+def test_a_worker_process_trains_the_same_run_as_in_process_with_progress(local):
+    ref = train_run(SPLIT, QUICK, name="ref")
+    rec = Recorder()
+    handle = local.submit(SPLIT, QUICK, name="ref")
+    run = handle.consume([rec])
+    assert run.executor == "local" and run.summary()["executor"] == "local"
+    assert run.metrics == ref.metrics and run.batch_losses == ref.batch_losses
+    assert untimed(run.epochs) == untimed(ref.epochs)
+    assert run.vocab is SPLIT.vocab, "the run gets the parent's vocabulary: raw IDs never travel"
+    assert [e.epoch for e in rec.epochs] == [1, 2] and len(rec.batches) == len(ref.batch_losses)
+    assert handle.threads_seen[0] == local.cores, "a lone training gets every core"
+    assert run.recommend(["i1", "i2"], k=3)["recommendations"] == ref.recommend(["i1", "i2"], k=3)["recommendations"]
+    assert local.running == 0
+    wait_for(lambda: local.idle == 1, 30)  # the worker is kept, warm, for the next training
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_a_warm_worker_is_reused_and_a_dead_one_replaced():
+    ex = LocalExecutor(cores=2, warm=1)
+    try:
+        ex.prewarm()
+        wait_for(lambda: ex.idle == 1, 60)
+        spawned, warm_pid = ex.spawned, ex._idle[0].pid
+        first = ex.submit(SPLIT, QUICK, name="a")
+        assert first.result() is not None
+        assert first.pid == warm_pid and ex.spawned == spawned, "the warm worker trained it: no process started"
+        wait_for(lambda: ex.idle >= 1, 30)
+        second = ex.submit(SPLIT, QUICK, name="b")
+        run = second.result()
+        assert second.pid == first.pid and run.executor == "local", "one process, reused (one training at a time)"
+        wait_for(lambda: ex.idle >= 1, 30)
+        idle_pid = ex._idle[0].pid
+        os.kill(idle_pid, signal.SIGKILL)  # an idle worker dies (OOM killer, a native crash)
+        wait_for(lambda: not ex._idle[0].alive, 10)
+        third = ex.submit(SPLIT, QUICK, name="c")
+        assert third.result() is not None and third.pid != idle_pid, "a dead worker is never handed a training"
+    finally:
+        ex.shutdown()
+
+
+def test_stop_takes_effect_within_a_second_and_keeps_the_best_weights(local):
+    rec = Recorder()
+    handle = local.submit(SPLIT, LONG, name="long")
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("run", handle.consume([rec])))
+    t.start()
+    assert rec.first_batch.wait(60)
+    wait_for(lambda: len(rec.epochs) >= 1)
+    t0 = time.perf_counter()
+    handle.stop()
+    n = len(rec.batches)
+    t.join(30)
+    assert not t.is_alive()
+    assert len(rec.batches) <= n + 2, "no more than the batch in flight after Stop"
+    assert handle.stop_latency is not None and handle.stop_latency < 1.0, handle.stop_latency
+    assert time.perf_counter() - t0 < 5.0  # the last validation, test evaluation and baselines included
+    run = out["run"]
+    assert run is not None and run.stopped_by_user and run.stop_reason == "stopped by user"
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_a_killed_worker_is_a_failed_job_and_the_next_job_still_runs(local):
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        victim = jobs.TrainingJob(SPLIT, LONG, name="victim", baselines={})
+        victim.executor = local
+        jobs.submit(victim, pool)
+        wait_for(lambda: victim.snapshot().batch > 0)
+        os.kill(victim.handle.pid, signal.SIGKILL)
+        assert victim.wait(30)
+        snap = victim.snapshot()
+        assert snap.status == jobs.FAILED and "stopped unexpectedly" in snap.error and "SIGKILL" in snap.error, snap
+        assert DIED.split("(")[0] in snap.error
+        after = jobs.TrainingJob(SPLIT, QUICK, name="after", baselines={})
+        after.executor = local
+        jobs.submit(after, pool)
+        assert after.wait(120) and after.status == jobs.DONE and after.run.executor == "local"
+    finally:
+        pool.shutdown(wait=True)
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_running_trainings_share_the_cores_equally():
+    ex = LocalExecutor(cores=4)
+    assert [ex.share(n) for n in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
+    a = ex.submit(SPLIT, LONG, name="a")
+    ra, rb = Recorder(), Recorder()
+    ta = threading.Thread(target=a.consume, args=([ra],))
+    ta.start()
+    assert ra.first_batch.wait(60)
+    b = ex.submit(SPLIT, LONG, name="b")
+    tb = threading.Thread(target=b.consume, args=([rb],))
+    tb.start()
+    assert rb.first_batch.wait(60)
+    wait_for(lambda: 2 in a.threads_seen)
+    assert a.threads_seen[0] == 4 and b.threads_seen[0] == 2, (a.threads_seen, b.threads_seen)
+    b.stop()
+    tb.join(30)
+    wait_for(lambda: a.threads_seen[-1] == 4)  # alone again: all the cores back
+    a.stop()
+    ta.join(30)
+    assert ex.running == 0
+
+
+def test_a_failure_in_the_worker_is_one_sentence(local):
+    bad = TrainConfig(embedding_dim=8, hidden_size=8, epochs=1, lr=1.0, batch_size=8, seed=1, ks=(5,))
+    tiny = make_split(n_users=5, n_items=4, length=4)
+    tiny.train = [t[:0] for t in tiny.train]  # nobody has 2 training items: train() refuses with a sentence
+    with pytest.raises(TrainingFailed, match="No user has a training history"):
+        local.submit(tiny, bad).result()
+
+
+def test_jobs_go_through_the_executor_and_record_it():
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        job = jobs.submit(jobs.TrainingJob(SPLIT, QUICK, name="via-job", baselines={}), pool)
+        assert job.wait(120) and job.status == jobs.DONE, job.snapshot()
+        assert job.handle is not None and job.run.executor == "local"
+        assert job.snapshot().epoch_metrics and job.snapshot().batch_losses == job.run.batch_losses
+    finally:
+        pool.shutdown(wait=True)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Ray: a real local cluster (2 CPUs, loopback); CI installs ray, so these run there
+# ------------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements-dev.txt installs it)")
+    from seqrec.training.executor import RayExecutor
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                 logging_level="ERROR")
+        started = True
+    yield RayExecutor(cpus=1)
+    if started:
+        ray.shutdown()
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_ray_trains_the_same_run_as_a_local_worker(ray_executor, local):
+    rec = Recorder()
+    run = ray_executor.submit(SPLIT, QUICK, name="on-ray").consume([rec])
+    ref = local.submit(SPLIT, QUICK, name="on-ray").result()
+    assert run.executor == "ray" and run.summary()["executor"] == "ray"
+    assert run.metrics == ref.metrics and run.batch_losses == ref.batch_losses
+    assert [e.epoch for e in rec.epochs] == [1, 2] and len(rec.batches) == len(run.batch_losses)
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_ray_stop_and_jobs(ray_executor):
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        job = jobs.TrainingJob(SPLIT, LONG, name="ray-stop", baselines={})
+        job.executor = ray_executor
+        jobs.submit(job, pool)
+        wait_for(lambda: len(job.snapshot().epoch_metrics) >= 1, timeout=120)
+        t0 = time.perf_counter()
+        job.stop()
+        assert job.wait(30)
+        assert time.perf_counter() - t0 < 5.0
+        assert job.status == jobs.STOPPED and job.run is not None and job.run.stopped_by_user
+        assert job.run.executor == "ray"
+    finally:
+        pool.shutdown(wait=True)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Issue 14: the job saves its own run; a returning workspace finds its job; a restart is reported once
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_the_job_saves_its_run_itself_and_its_workspace_finds_it(local):
+    pool = ThreadPoolExecutor(max_workers=1)
+    saved = []
+    try:
+        job = jobs.TrainingJob(SPLIT, QUICK, name="kept", baselines={}, workspace="ws-a",
+                               saver=lambda run: saved.append(run) or "record-1")
+        job.executor = local
+        jobs.submit(job, pool)
+        assert jobs.job_for_workspace("ws-a") is job, "a reloaded page finds the running job"
+        assert job.wait(120) and job.status == jobs.DONE
+        assert saved == [job.run] and job.saved == "record-1", "saved by the job, with nobody watching"
+        assert jobs.job_for_workspace("ws-a") is job and jobs.job_for_workspace("ws-b") is None
+        assert job.split is None, "a finished job does not keep the session's data alive"
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_a_failed_save_is_a_sentence_not_a_failed_training(local):
+    from seqrec.errors import SeqrecError
+
+    def broken(run):
+        raise SeqrecError("the disk is full")
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        job = jobs.TrainingJob(SPLIT, QUICK, name="unsaved", baselines={}, workspace="ws-c", saver=broken)
+        job.executor = local
+        jobs.submit(job, pool)
+        assert job.wait(120) and job.status == jobs.DONE and job.run is not None
+        assert job.save_error == "the disk is full"
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_jobs_a_server_restart_lost_are_reported_once(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(jobs, "_JOURNAL", None)
+    jobs.set_journal(tmp_path)
+    old = dict(workspace="ws-r", name="lost one", pid=2**22 + 17, server="0" * 16, started="2026-11-30 10:00")
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "other.json").write_text(json.dumps({**old, "workspace": "ws-other"}))
+    mine = dict(old, server=jobs._SERVER_TOKEN, pid=os.getpid(), name="running here")
+    (tmp_path / "mine.json").write_text(json.dumps(mine))
+    lost = jobs.interrupted_jobs("ws-r")
+    assert [r["name"] for r in lost] == ["lost one"], "this server's own jobs are not lost"
+    sentence = jobs.interrupted_message(lost)
+    assert "interrupted by a server restart" in sentence and "'lost one'" in sentence
+    assert jobs.interrupted_jobs("ws-r") == [], "told once"
+    assert (tmp_path / "other.json").exists(), "another workspace's record waits for that workspace"
+
+
+def test_a_running_job_is_journaled_until_it_ends(tmp_path, monkeypatch, local):
+    monkeypatch.setattr(jobs, "_JOURNAL", None)
+    jobs.set_journal(tmp_path)
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        job = jobs.TrainingJob(SPLIT, LONG, name="journaled", baselines={}, workspace="ws-j")
+        job.executor = local
+        jobs.submit(job, pool)
+        assert len(list(tmp_path.glob("*.json"))) == 1, "recorded while queued or running"
+        wait_for(lambda: job.snapshot().batch > 0)
+        job.stop()
+        assert job.wait(60)
+        assert list(tmp_path.glob("*.json")) == [], "an ended job leaves no record"
+    finally:
+        pool.shutdown(wait=True)
+        jobs.set_journal(None)
+
+
+def test_an_unreachable_ray_address_is_one_sentence_at_once():
+    pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements-dev.txt installs it)")
+    from seqrec.errors import SeqrecError
+    from seqrec.training.executor import RayExecutor
+
+    t0 = time.perf_counter()
+    with pytest.raises(SeqrecError, match="Could not connect to the Ray cluster at '127.0.0.1:1'"):
+        RayExecutor("127.0.0.1:1")
+    assert time.perf_counter() - t0 < 30, "refused at once, not after Ray's minutes of retries"
