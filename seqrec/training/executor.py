@@ -584,8 +584,8 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, cpus: int | None = None, gpu: str = "auto"):
         ray = self.ray = _import_ray()
+        _check_reachable(address)  # also when connected already: a named address that answers nothing is an error
         if not ray.is_initialized():
-            _check_reachable(address)
             try:
                 ray.init(address=address or "auto", ignore_reinit_error=True, log_to_driver=False,
                          logging_level="ERROR")
