@@ -6,7 +6,7 @@
 
 The log: Zipf item popularity (exponent 1.1), user lengths from a heavy-tailed distribution (at least 3 events),
 and locality a kNN can use (each next item is often a neighbour of the previous one in a random item order).
-Scoring is through `evaluate_scorer` with the protocol's batches (all users' test histories, exclude-seen), so the
+Scoring is through the protocol's `rank_baseline` (exact ranks from each baseline's sparse scores) (all users' test histories, exclude-seen), so the
 time includes ranking. `--quality FILE` prints test Recall@20 / MRR@20 of each baseline on FILE's leave-last-out
 split, with and without exclude-seen (ItemKNN's K tuned on validation under the same setting).
 """
@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from seqrec import leave_last_out, load_interactions  # noqa: E402
 from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
-from seqrec.evaluation.metrics import evaluate_scorer  # noqa: E402
+from seqrec.evaluation.protocol import rank_baseline  # noqa: E402
 from seqrec.model.baselines import ALL_BASELINES  # noqa: E402
 
 
@@ -77,8 +77,8 @@ def timing(split: SplitData):
     for cls in ALL_BASELINES:
         with Clock() as fit:
             b = cls().fit(split.train, split.n_items)  # the fit alone; ItemKNN's tuning is timed separately below
-        with Clock() as score:
-            m = evaluate_scorer(b.score_batch, hist, tgt, split.n_items, (20,), True)
+        with Clock() as score:  # the protocol's scoring path (sparse ranks; SessionKNN dense)
+            m = rank_baseline(b, hist, tgt, split.n_items, (20,), True)[0]
         tune = ""
         if hasattr(b, "tune"):
             with Clock() as tune:
@@ -121,7 +121,7 @@ def quality(path: str) -> list[tuple]:
         for cls in ALL_BASELINES:
             b = cls().fit(split.train, split.n_items, valid=(split.valid_histories, split.valid_target),
                           exclude_seen=exclude)
-            m = evaluate_scorer(b.score_batch, hist, tgt, split.n_items, (20,), exclude)
+            m = rank_baseline(b, hist, tgt, split.n_items, (20,), exclude)[0]
             k = f" (K={b.k_history})" if hasattr(b, "k_history") else ""
             rows.append((cls.name + k, "yes" if exclude else "no", f"{m['recall@20']:.4f}", f"{m['mrr@20']:.4f}"))
     return rows

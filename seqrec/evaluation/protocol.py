@@ -14,14 +14,16 @@ from seqrec.data.split import SplitData, leave_last_out, pad_batch
 from seqrec.evaluation import uncertainty
 from seqrec.evaluation.uncertainty import BaselineResults
 from seqrec.evaluation.metrics import evaluate_with_ranks
+from seqrec.evaluation.sparse_ranks import ROWS_PER_BATCH, evaluate_sparse_with_ranks
 from seqrec.model.baselines import ALL_BASELINES, ItemKNN, SessionKNN, fit_all
 from seqrec.model.recurrent import SeqRecModel
 
 TUNING_USERS = 2000  # ItemKNN chooses its K on a seeded sample of at most this many validation users
 # Above this many test users every other baseline is scored on a seeded sample of them (metrics say `users_scored`):
-# 2,000,000 users took 175 s and a 20.7 GB peak on the Compare page (issue 14); a 100,000-user sample gives each
-# metric to about +-0.003 (95%) and keeps the scoring's memory to the batches plus the sample's histories.
-BASELINE_MAX_USERS = 100_000
+# 2,000,000 users took 175 s and a 20.7 GB peak on the Compare page (issue 14) when every baseline was ranked
+# through a dense users x items matrix; ranked from their sparse scores, 200,000 users x 20,000 items take about
+# 1-12 CPU s per baseline (BENCHMARKS.md), and a 250,000-user sample gives each metric to about +-0.002 (95%).
+BASELINE_MAX_USERS = 250_000
 SESSION_KNN_MAX_USERS = 5000  # above this many test users, SessionKNN is scored on a seeded sample of them
 BASELINE_NAMES = tuple(cls.name for cls in ALL_BASELINES)
 
@@ -121,6 +123,18 @@ def _for_protocol(baseline, split: SplitData, exclude_seen: bool):
     return baseline
 
 
+def rank_baseline(baseline, histories: list[np.ndarray], targets: np.ndarray, n_items: int, ks: Sequence[int],
+                  exclude_seen: bool) -> tuple[dict, np.ndarray]:
+    """A baseline's metrics and per-user ranks. From its sparse scores (work in what it stores, not users x items:
+    seqrec.evaluation.sparse_ranks; the ranks equal the dense evaluation's), except SessionKNN: its neighbour search
+    already holds a (batch x items) matrix and it is scored on a sample of users, so it keeps the dense path."""
+    if isinstance(baseline, SessionKNN) or not hasattr(baseline, "sparse_scores"):
+        return evaluate_with_ranks(baseline.score_batch, histories, targets, n_items, ks, exclude_seen)
+    return evaluate_sparse_with_ranks(baseline.sparse_scores, histories, targets, n_items, ks, exclude_seen,
+                                      ROWS_PER_BATCH, getattr(baseline, "sparse_ranks", None),
+                                      getattr(baseline, "sparse_top", None))
+
+
 def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, part: str = "test",
                        fitted: dict | None = None) -> BaselineResults:
     """Every baseline (fitted on the training parts unless given) scored through the model's evaluation code, with
@@ -134,14 +148,12 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
         limit = SESSION_KNN_MAX_USERS if isinstance(b, SessionKNN) else BASELINE_MAX_USERS
         if len(hist) > limit:  # a seeded sample of users: time and memory bounded whatever the upload (issue 14)
             pick = np.sort(np.random.default_rng(0).choice(len(hist), limit, replace=False))
-            m, r = evaluate_with_ranks(b.score_batch, [hist[i] for i in pick], tgt[pick], split.n_items, ks,
-                                       exclude_seen)
+            m, r = rank_baseline(b, [hist[i] for i in pick], tgt[pick], split.n_items, ks, exclude_seen)
             ranks[name] = np.full(len(hist), np.nan)
             ranks[name][pick] = r
             metrics[name] = {**m, "users_scored": int(len(pick))}
         else:
-            metrics[name], ranks[name] = evaluate_with_ranks(b.score_batch, hist, tgt, split.n_items, ks,
-                                                             exclude_seen)
+            metrics[name], ranks[name] = rank_baseline(b, hist, tgt, split.n_items, ks, exclude_seen)
     return BaselineResults(metrics, ranks)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from seqrec.evaluation.metrics import evaluate_scorer
+from seqrec.evaluation.sparse_ranks import SparseScores, count_at_least, evaluate_sparse_with_ranks
 
 
 class MostPopular:
@@ -29,6 +29,10 @@ class MostPopular:
 
     def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(self.counts_).unsqueeze(0).expand(len(histories), -1)
+
+    def sparse_scores(self, histories: list[np.ndarray]) -> SparseScores:
+        empty = np.zeros(0, dtype=np.int64)
+        return SparseScores(empty, empty, np.zeros(0, dtype=np.float32), self.counts_, len(histories))
 
 
 class ItemTransitions:
@@ -50,21 +54,95 @@ class ItemTransitions:
         self.next_items_ = keys % n
         self.next_counts_ = counts.astype(np.float32)
         self.row_starts_ = np.searchsorted(keys // n, np.arange(n + 1))
+        # For ranking without expanding each user's list (sparse_ranks / sparse_top): every transition's score,
+        # and each last item's transitions sorted by score (descending) and by popularity (ascending).
+        self.keys_ = keys
+        pop = torch.from_numpy(self.popularity_)
+        self.values_ = (torch.from_numpy(self.next_counts_) * (float(pop.max()) + 1.0)
+                        + pop[torch.from_numpy(self.next_items_)]).numpy()
+        source = keys // n
+        by_value = np.lexsort((self.next_items_, -self.values_, source))
+        self.desc_items_, self.desc_values_ = self.next_items_[by_value], self.values_[by_value]
+        next_pop = self.popularity_[self.next_items_]
+        self.asc_popularity_ = next_pop[np.lexsort((next_pop, source))]
+        self.sorted_popularity_ = np.sort(self.popularity_[1:])
         return self
 
-    def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
+    def _transitions(self, histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, next item, count) of every stored transition out of each row's last item, gathered at once."""
         last = np.fromiter((h[-1] if len(h) else 0 for h in histories), dtype=np.int64, count=len(histories))
         starts, ends = self.row_starts_[last], self.row_starts_[last + 1]
         sizes = ends - starts
-        # Every stored transition out of each row's last item, gathered at once (no per-user loop).
         rows = np.repeat(np.arange(len(last)), sizes)
-        offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        pos = np.repeat(starts, sizes) + offsets
-        scores = torch.zeros(len(last), self.n_items_ + 1)
-        scores[torch.from_numpy(rows), torch.from_numpy(self.next_items_[pos])] = torch.from_numpy(self.next_counts_[pos])
+        pos = _segments(starts, sizes)
+        return rows, self.next_items_[pos], self.next_counts_[pos]
+
+    def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
+        rows, cols, counts = self._transitions(histories)
+        scores = torch.zeros(len(histories), self.n_items_ + 1)
+        scores[torch.from_numpy(rows), torch.from_numpy(cols)] = torch.from_numpy(counts)
         pop = torch.from_numpy(self.popularity_)
         # Lexicographic: transition count first, popularity only breaks ties.
         return scores * (float(pop.max()) + 1.0) + pop
+
+    def sparse_scores(self, histories: list[np.ndarray]) -> SparseScores:
+        """score_batch's scores, stored only where a transition exists (the same float32 arithmetic)."""
+        rows, cols, counts = self._transitions(histories)
+        pop = torch.from_numpy(self.popularity_)
+        values = torch.from_numpy(counts) * (float(pop.max()) + 1.0) + pop[torch.from_numpy(cols)]
+        return SparseScores(rows, cols.astype(np.int64), values.numpy(), self.popularity_, len(histories))
+
+    def _lists(self, histories: list[np.ndarray], seen: np.ndarray | None):
+        """Each row's last item, the start and end of its transition list, and the masked (seen) pairs: their row,
+        item, whether the row's list holds them and their score there."""
+        n = self.n_items_ + 1
+        last = np.fromiter((h[-1] if len(h) else 0 for h in histories), dtype=np.int64, count=len(histories))
+        starts, ends = self.row_starts_[last], self.row_starts_[last + 1]
+        seen = np.zeros(0, dtype=np.int64) if seen is None else seen
+        s_rows, s_items = seen // n, seen % n
+        keys = last[s_rows] * n + s_items
+        at = np.minimum(np.searchsorted(self.keys_, keys), max(len(self.keys_) - 1, 0))
+        listed = (self.keys_[at] == keys) if len(self.keys_) else np.zeros(len(keys), dtype=bool)
+        return last, starts, ends, s_rows, s_items, listed, self.values_[at] if len(self.keys_) else np.zeros(0)
+
+    def sparse_ranks(self, histories: list[np.ndarray], targets: np.ndarray, seen: np.ndarray | None) -> np.ndarray:
+        """The pessimistic target ranks of score_batch's scores (equal to the dense evaluation's), counted in the
+        last item's sorted list instead of per user: every transition scores above every popularity score."""
+        n = self.n_items_ + 1
+        b = len(histories)
+        targets = np.asarray(targets, dtype=np.int64)
+        last, starts, ends, s_rows, s_items, listed, s_values = self._lists(histories, seen)
+        t_keys = last * n + targets
+        at = np.minimum(np.searchsorted(self.keys_, t_keys), max(len(self.keys_) - 1, 0))
+        t_listed = (self.keys_[at] == t_keys) if len(self.keys_) else np.zeros(b, dtype=bool)
+        pop = self.popularity_
+        t_score = np.where(t_listed, self.values_[at] if len(self.keys_) else 0, pop[np.clip(targets, 0, n - 1)])
+        t_score = t_score.astype(np.float32)
+        seen_listed = np.bincount(s_rows[listed], minlength=b)
+        # a listed target: listed items scoring >= it (less itself and the masked ones)
+        ahead_listed = (count_at_least(self.desc_values_, starts, ends, t_score, descending=True) - 1
+                        - np.bincount(s_rows[listed & (s_values >= t_score[s_rows])], minlength=b))
+        # an unlisted target: every unmasked listed item, then unlisted unmasked items by popularity
+        ahead_unlisted = ((ends - starts) - seen_listed
+                          + self.n_items_ - np.searchsorted(self.sorted_popularity_, t_score, side="left")
+                          - count_at_least(self.asc_popularity_, starts, ends, t_score)
+                          - np.bincount(s_rows[~listed & (pop[s_items] >= t_score[s_rows])], minlength=b) - 1)
+        ranks = (np.where(t_listed, ahead_listed, ahead_unlisted) + 1).astype(np.float64)
+        masked = np.zeros(b, dtype=bool)
+        if seen is not None and len(seen):
+            pos = np.minimum(np.searchsorted(seen, np.arange(b) * n + targets), len(seen) - 1)
+            masked = seen[pos] == np.arange(b) * n + targets
+        return np.where((targets <= 0) | (targets >= n) | masked, np.inf, ranks)
+
+    def sparse_top(self, histories: list[np.ndarray], k: int, seen: np.ndarray | None) -> SparseScores:
+        """Each row's k best unmasked transitions at least: the head of its last item's sorted list, lengthened by
+        the number of its masked items the list holds."""
+        last, starts, ends, s_rows, _, listed, _ = self._lists(histories, seen)
+        take = np.minimum(ends - starts, k + np.bincount(s_rows[listed], minlength=len(histories)))
+        pos = _segments(starts, take)
+        rows = np.repeat(np.arange(len(histories)), take)
+        return SparseScores(rows, self.desc_items_[pos].astype(np.int64), self.desc_values_[pos], self.popularity_,
+                            len(histories))
 
 
 BASELINES = (MostPopular, ItemTransitions)
@@ -91,6 +169,24 @@ def with_popularity_ties(scores: np.ndarray, popularity: np.ndarray) -> torch.Te
     levels = np.ceil(scores / quantum)  # ceil: the smallest positive score still beats every unscored item
     tie_break = popularity / (float(popularity.max()) + 1.0)  # in [0, 1): never lifts an item to the next level
     return torch.from_numpy((levels + tie_break).astype(np.float32))
+
+
+def sparse_with_popularity_ties(raw: sp.csr_matrix, popularity: np.ndarray) -> SparseScores:
+    """`with_popularity_ties` on a sparse raw score matrix: the same float32 values where `raw` stores an entry,
+    and the popularity tie-break (level 0) everywhere else."""
+    raw = raw.tocsr()
+    raw.sort_indices()  # row by row, items ascending: the order the ranking expects (no re-sort there)
+    tie_break = popularity / (float(popularity.max()) + 1.0)
+    rows = np.repeat(np.arange(raw.shape[0]), np.diff(raw.indptr))
+    top = np.zeros(raw.shape[0])
+    nonempty = np.diff(raw.indptr) > 0
+    if raw.nnz:
+        top[nonempty] = np.maximum.reduceat(raw.data, raw.indptr[:-1][nonempty])
+    top = np.maximum(top, 0.0)
+    quantum = np.where(top > 0, top / TIE_LEVELS, 1.0)
+    cols = raw.indices.astype(np.int64)
+    values = (np.ceil(raw.data / quantum[rows]) + tie_break[cols]).astype(np.float32)
+    return SparseScores(rows, cols, values, tie_break.astype(np.float32), raw.shape[0])
 
 
 def _flat(histories: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -161,6 +257,12 @@ class Repeat:
         out.ravel()[flat] = 1.0 + value
         return torch.from_numpy(out)
 
+    def sparse_scores(self, histories: list[np.ndarray]) -> SparseScores:
+        pop = (self.popularity_ / (float(self.popularity_.max()) + 1.0)).astype(np.float32)
+        flat, value = self._seen(histories)
+        n_cols = self.n_items_ + 1
+        return SparseScores(flat // n_cols, flat % n_cols, (1.0 + value).astype(np.float32), pop, len(histories))
+
 
 SIM_BLOCK_ELEMENTS = 1 << 22  # ItemKNN fit: co-occurrence entries computed at once (a block of item rows)
 
@@ -210,18 +312,25 @@ class ItemKNN:
         r, c, sim = (np.concatenate(p) for p in zip(*parts)) if parts else (np.zeros(0, dtype=np.int64),) * 3
         return sp.csr_matrix((sim, (r, c)), shape=(n_cols, n_cols))
 
-    def raw_scores(self, histories: list[np.ndarray], k_history: int | None = None) -> np.ndarray:
-        """(B, n_items + 1): sum over the last k_history items (p = 1 the latest) of similarity / p."""
+    def raw_sparse(self, histories: list[np.ndarray], k_history: int | None = None) -> sp.csr_matrix:
+        """Sparse (B, n_items + 1): sum over the last k_history items (p = 1 the latest) of similarity / p."""
         k = self.k_history if k_history is None else k_history
         items, rows, positions, lengths = _flat(histories)
         from_end = lengths[rows] - positions + 1
         recent = from_end <= k
         query = sp.csr_matrix((1.0 / from_end[recent], (rows[recent], items[recent])),
                               shape=(len(histories), self.n_items_ + 1))  # a repeated item adds its weights up
-        return (query @ self.sim_).toarray()
+        return (query @ self.sim_).tocsr()
+
+    def raw_scores(self, histories: list[np.ndarray], k_history: int | None = None) -> np.ndarray:
+        """raw_sparse as a dense (B, n_items + 1) array."""
+        return self.raw_sparse(histories, k_history).toarray()
 
     def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
         return with_popularity_ties(self.raw_scores(histories), self.popularity_)
+
+    def sparse_scores(self, histories: list[np.ndarray], k_history: int | None = None) -> SparseScores:
+        return sparse_with_popularity_ties(self.raw_sparse(histories, k_history), self.popularity_)
 
     def tune(self, histories: list[np.ndarray], targets: np.ndarray, exclude_seen: bool = False) -> "ItemKNN":
         """Set k_history to the value of k_grid with the best Recall@20 on (histories, targets), scored through the
@@ -229,9 +338,9 @@ class ItemKNN:
         self.tuning_ = {}
         for k in sorted(self.k_grid):
             def score(batch, k=k):
-                return with_popularity_ties(self.raw_scores(batch, k), self.popularity_)
-            self.tuning_[k] = evaluate_scorer(score, histories, targets, self.n_items_, (20,),
-                                              exclude_seen)["recall@20"]
+                return self.sparse_scores(batch, k)
+            self.tuning_[k] = evaluate_sparse_with_ranks(score, histories, targets, self.n_items_, (20,),
+                                                         exclude_seen)[0]["recall@20"]
         self.k_history = max(self.tuning_, key=lambda k: (self.tuning_[k], -k))
         return self
 
@@ -345,14 +454,21 @@ class SessionKNN:
         newest = np.maximum.reduceat(pos, np.cumsum(sizes) - sizes) if len(sizes) else np.zeros(0, np.int64)
         return c_rows, c_sess, sim / (lengths[c_rows] - newest + 1)
 
-    def raw_scores(self, histories: list[np.ndarray]) -> np.ndarray:
-        """(B, n_items + 1): each item's summed neighbour similarity / s (0 where no neighbour holds it)."""
+    def raw_sparse(self, histories: list[np.ndarray]) -> sp.csr_matrix:
+        """Sparse (B, n_items + 1): each item's summed neighbour similarity / s (absent where no neighbour holds it)."""
         rows, sessions, weights = self._neighbours(histories)
         w = sp.csr_matrix((weights, (rows, sessions)), shape=(len(histories), self.sessions_.shape[0]))
-        return (w @ self.sessions_).toarray().astype(np.float64)
+        out = (w @ self.sessions_).tocsr()
+        return out.astype(np.float64) if out.dtype != np.float64 else out
+
+    def raw_scores(self, histories: list[np.ndarray]) -> np.ndarray:
+        return self.raw_sparse(histories).toarray()
 
     def score_batch(self, histories: list[np.ndarray]) -> torch.Tensor:
         return with_popularity_ties(self.raw_scores(histories), self.popularity_)
+
+    def sparse_scores(self, histories: list[np.ndarray]) -> SparseScores:
+        return sparse_with_popularity_ties(self.raw_sparse(histories), self.popularity_)
 
 
 STRONG_BASELINES = (Repeat, ItemKNN, SessionKNN)
