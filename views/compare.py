@@ -50,6 +50,10 @@ if group.is_current:  # on a large upload the baselines are scored on a seeded s
         st.caption(f"With {len(ds.split.users):,} users, the baselines are scored on a fixed random sample of "
                    f"{', '.join(f'{n:,}' for n in scored)} users (the same sample every time), which keeps this page "
                    f"within the server's time and memory; their metrics are then estimates.")
+sampled = sorted({r.metrics["users_scored"] for r in runs if r.metrics.get("users_scored")})
+if sampled:  # a trained model's test pass uses a nested seeded sample of a large upload's users (issue 14)
+    st.caption(f"The runs' test metrics are measured on a fixed random sample of {', '.join(f'{n:,}' for n in sampled)} "
+               "users (the same users for every run, all of them among the baselines' users).")
 if not runs:
     st.info("Only the baselines so far: train a run to see how a recurrent network compares.",
             icon=":material/info:")

@@ -25,6 +25,19 @@ TUNING_USERS = 2000  # ItemKNN chooses its K on a seeded sample of at most this 
 # 1-12 CPU s per baseline (BENCHMARKS.md), and a 250,000-user sample gives each metric to about +-0.002 (95%).
 BASELINE_MAX_USERS = 250_000
 SESSION_KNN_MAX_USERS = 5000  # above this many test users, SessionKNN is scored on a seeded sample of them
+# A trained model's test metrics and order check go through the network for every user scored: above this many
+# test users they use a seeded sample (a Quick demo on a 300,000-user file would otherwise spend minutes after its
+# 30 s of training); 50,000 users give Recall@20 to about +-0.004 (95%). The samples are nested (prefixes of one
+# seeded permutation), so the model's users are among every baseline's and paired intervals compare the same users.
+MODEL_TEST_MAX_USERS = 50_000
+
+
+def user_sample(n_users: int, limit: int) -> np.ndarray | None:
+    """Sorted indices of a seeded sample of `limit` of `n_users` test users, None when all fit. Nested: a smaller
+    limit gives a subset of a larger one's sample."""
+    if n_users <= limit:
+        return None
+    return np.sort(np.random.default_rng(0).permutation(n_users)[:limit])
 BASELINE_NAMES = tuple(cls.name for cls in ALL_BASELINES)
 
 
@@ -60,17 +73,33 @@ def score_model(model: SeqRecModel, split: SplitData, part: str, config: TrainCo
         model.train(was_training)
 
 
+def score_model_sampled(model: SeqRecModel, split: SplitData, config: TrainConfig,
+                        limit: int | None = None) -> tuple[dict, np.ndarray, np.ndarray | None]:
+    """score_model on the test part, on a seeded sample of MODEL_TEST_MAX_USERS users when there are more: (metrics
+    with `users_scored` when sampled, each user's rank with NaN for users not scored, the sample or None)."""
+    n = len(split.users)
+    pick = user_sample(n, MODEL_TEST_MAX_USERS if limit is None else limit)
+    metrics, ranks = score_model(model, split, "test", config, users=pick)
+    if pick is None:
+        return metrics, ranks, None
+    full = np.full(n, np.nan)
+    full[pick] = ranks
+    return {**metrics, "users_scored": int(len(pick))}, full, pick
+
+
 def evaluate_model(model: SeqRecModel, split: SplitData, part: str, config: TrainConfig,
                    device: torch.device | None = None, users: np.ndarray | None = None) -> dict:
     return score_model(model, split, part, config, device, users)[0]
 
 
 def order_check(score_batch, split: SplitData, exclude_seen: bool, ranks: np.ndarray | None = None,
-                seed: int = 0) -> dict:
+                seed: int = 0, users: np.ndarray | None = None) -> dict:
     """Does order matter? Score the test histories as they are and with each one's order shuffled (seeded): the
     drop in Recall@20 and MRR@20 with its paired interval, and a sentence saying what it means. `ranks`: the
-    unshuffled ranks when already known."""
+    unshuffled ranks when already known (of `users` only, when given: a sample of the test users)."""
     hist, tgt = split.histories("test")
+    if users is not None:
+        hist, tgt = [hist[i] for i in users], tgt[users]
     if ranks is None:
         ranks = evaluate_with_ranks(score_batch, hist, tgt, split.n_items, (20,), exclude_seen)[1]
     rng = np.random.default_rng(seed)
@@ -82,16 +111,18 @@ def order_check(score_batch, split: SplitData, exclude_seen: bool, ranks: np.nda
     out = {key: {"original": round(originals[key], 6),
                  "shuffled": round(float(uncertainty.metric_values(shuffled, key).mean()), 6),
                  "drop": round(d.estimate, 6), "ci95": [round(d.lo, 6), round(d.hi, 6)]} for key, d in drops.items()}
-    return {**out, "order_matters": matters, "sentence": sentence, "seed": seed}
+    return {**out, "order_matters": matters, "sentence": sentence, "seed": seed,
+            **({"users_scored": int(len(users))} if users is not None else {})}
 
 
 def model_order_check(model: SeqRecModel, split: SplitData, config: TrainConfig, ranks: np.ndarray | None = None,
-                      seed: int = 0) -> dict:
+                      seed: int = 0, users: np.ndarray | None = None) -> dict:
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        return order_check(model_scorer(model, config.max_len, device), split, config.exclude_seen, ranks, seed)
+        return order_check(model_scorer(model, config.max_len, device), split, config.exclude_seen, ranks, seed,
+                           users)
     finally:
         model.train(was_training)
 
@@ -146,8 +177,8 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
     for name, b in fitted.items():
         b = _for_protocol(b, split, exclude_seen)
         limit = SESSION_KNN_MAX_USERS if isinstance(b, SessionKNN) else BASELINE_MAX_USERS
-        if len(hist) > limit:  # a seeded sample of users: time and memory bounded whatever the upload (issue 14)
-            pick = np.sort(np.random.default_rng(0).choice(len(hist), limit, replace=False))
+        pick = user_sample(len(hist), limit)
+        if pick is not None:  # a seeded sample of users: time and memory bounded whatever the upload (issue 14)
             m, r = rank_baseline(b, [hist[i] for i in pick], tgt[pick], split.n_items, ks, exclude_seen)
             ranks[name] = np.full(len(hist), np.nan)
             ranks[name][pick] = r

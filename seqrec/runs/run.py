@@ -18,7 +18,8 @@ from seqrec.data.prepare import Interactions
 from seqrec.data.split import ItemVocab, SplitData, leave_last_out
 from seqrec.errors import SeqrecError
 from seqrec.evaluation import uncertainty
-from seqrec.evaluation.protocol import evaluate_baselines, model_order_check, model_scorer, score_model
+from seqrec.evaluation.protocol import evaluate_baselines, model_order_check, model_scorer, \
+    score_model_sampled
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.training.budget import check_training_memory
 from seqrec.training.loop import Callback, train
@@ -44,6 +45,9 @@ class Run:
     created: str = ""
     stop_reason: str = ""
     executor: str = "local"  # where it trained: "local" (this machine) or "ray" (a Ray cluster); issue 13
+    # torch CPU threads it trained with, fixed for the whole training (issue 13): float sums depend on the count, so
+    # the same seed repeats its numbers exactly only at the same count; 0 for runs saved before it was recorded
+    threads: int = 0
     # Per-user test results (issue 16), in the split's user order; absent (None / {}) for runs saved before them,
     # whose intervals are then unavailable. Ranks: +inf a certain miss, NaN a user that scorer did not score.
     test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -73,6 +77,7 @@ class Run:
             "stopped_by_user": self.stopped_by_user,
             "stop_reason": self.stop_reason,
             "executor": self.executor,
+            "threads": self.threads,
             **self.uncertainty_summary(),
         }
 
@@ -157,20 +162,22 @@ def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Se
         dataset = dataset_summary(data) if isinstance(data, Interactions) else \
             {"users": len(split.users), "items": split.n_items,
              "interactions": int(sum(len(t) for t in split.train) + 2 * len(split.users))}
+    threads = torch.get_num_threads()  # what this training's parallel ops use (an executor fixed it beforehand)
     result = train(split, config, callbacks, stop_event, device)
-    test, ranks = score_model(result.model, split, "test", config)
+    test, ranks, sampled = score_model_sampled(result.model, split, config)
     if baselines is None:
         baselines = evaluate_baselines(split, config.ks, config.exclude_seen)
     # Per-user ranks come with baselines from evaluate_baselines / Dataset.baseline_metrics (a BaselineResults);
     # a plain dict of metrics has none, and the intervals against the baselines are then unavailable.
     baseline_ranks = {n: r for n, r in getattr(baselines, "ranks", {}).items() if len(r) == len(ranks)}
-    order = model_order_check(result.model, split, config, ranks)
+    order = model_order_check(result.model, split, config, ranks if sampled is None else ranks[sampled],
+                              users=sampled)
     return Run(name=name or default_run_name(config), config=config, vocab=split.vocab, model=result.model,
                metrics=test, baselines=dict(baselines), valid_metrics=result.best_valid, dataset=dataset,
                batch_losses=result.batch_losses, epochs=result.epochs, epochs_run=result.epochs_run,
                best_epoch=result.best_epoch, train_seconds=result.train_seconds,
                sequences_per_second=result.sequences_per_second, stopped_by_user=result.stopped_by_user,
-               stop_reason=result.stop_reason,
+               stop_reason=result.stop_reason, threads=threads,
                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                test_ranks=ranks, baseline_ranks=baseline_ranks, order_check=order,
                history_lengths=np.fromiter((len(h) for h in split.test_histories), dtype=np.int64,

@@ -29,17 +29,51 @@ def test_baselines_of_many_users_are_scored_on_a_bounded_seeded_sample(monkeypat
     monkeypatch.setattr(protocol, "SESSION_KNN_MAX_USERS", 300)
     scored = []
     fitted = ds.fitted_baselines()
-    for b in fitted.values():
-        original = b.score_batch
-        monkeypatch.setattr(b, "score_batch", lambda h, _o=original: (scored.append(len(h)), _o(h))[1])
+    for b in fitted.values():  # every route a baseline is scored by: dense scores or sparse ones
+        for route in ("score_batch", "sparse_scores"):
+            original = getattr(b, route)
+            monkeypatch.setattr(b, route, lambda h, *a, _o=original: (scored.append(len(h)), _o(h, *a))[1])
     first = protocol.evaluate_baselines(ds.split, (10, 20), False, fitted=fitted)
-    assert max(scored) <= 400 and sum(scored) <= 400 * (len(fitted) - 1) + 300  # never every user
+    assert max(scored) <= 400 and 300 < sum(scored) <= 400 * (len(fitted) - 1) + 300  # never every user
     for name, m in first.items():
         want = 300 if name == "session_knn" else 400
         assert m["users_scored"] == want and 0 <= m["recall@20"] <= 1, (name, m)
         assert np.isfinite(first.ranks[name]).sum() <= want  # the others are NaN: not scored
     again = protocol.evaluate_baselines(ds.split, (10, 20), False, fitted=fitted)
     assert {n: m["recall@20"] for n, m in again.items()} == {n: m["recall@20"] for n, m in first.items()}  # seeded
+
+
+def test_a_trained_model_is_scored_on_a_nested_seeded_sample_of_many_users(monkeypatch):
+    """A Quick demo on a 300,000-user file must not spend minutes scoring every user after 30 s of training: the
+    test metrics and the order check use a seeded sample, inside the baselines' sample, so paired intervals hold."""
+    from seqrec import TrainConfig
+    from seqrec.runs.run import train_run
+
+    ds = sample_dataset()  # 3,000 users; the bounds are lowered so the sample path runs on small data
+    monkeypatch.setattr(protocol, "MODEL_TEST_MAX_USERS", 500)
+    monkeypatch.setattr(protocol, "BASELINE_MAX_USERS", 1200)
+    baselines = protocol.evaluate_baselines(ds.split, (10, 20), False)
+    scored = []
+    original = protocol.score_model
+
+    def counting(model, split, part, *a, **k):
+        if part == "test":
+            scored.append(len(k["users"]) if k.get("users") is not None else len(split.users))
+        return original(model, split, part, *a, **k)
+
+    monkeypatch.setattr(protocol, "score_model", counting)
+    cfg = TrainConfig(model="gru", epochs=1, hidden_size=16, embedding_dim=16, batch_size=128, max_len=20, seed=0)
+    run = train_run(ds.split, cfg, baselines=baselines)
+    assert scored == [500]  # the test pass went through the network for the sample only
+    assert run.metrics["users_scored"] == 500 and 0 <= run.metrics["recall@20"] <= 1
+    assert np.isfinite(run.test_ranks).sum() == 500 and len(run.test_ranks) == len(ds.split.users)
+    assert run.order_check["users_scored"] == 500
+    model_users = np.isfinite(run.test_ranks)
+    assert np.isfinite(baselines.ranks["item_knn"][model_users]).all()  # nested: inside the baselines' sample
+    summary = run.uncertainty_summary()  # intervals on the users both scored
+    assert summary["comparison"]["verdict"] in ("better", "no clear difference", "worse")
+    assert summary["metrics_ci95"]["recall@20"][0] <= run.metrics["recall@20"] <= summary["metrics_ci95"]["recall@20"][1]
+    assert protocol.user_sample(3000, 500).tolist() == protocol.user_sample(3000, 500).tolist()  # seeded
 
 
 def test_the_compare_page_says_when_baselines_are_sampled(monkeypatch, tmp_path):
