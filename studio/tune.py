@@ -10,6 +10,7 @@ import streamlit as st
 
 from seqrec.config import CELLS, SETTINGS, TrainConfig
 from seqrec.errors import SeqrecError
+from seqrec.training import jobs
 from seqrec.training.tune import SEARCHABLE, TUNE_DEFAULTS, Tuner
 from studio import state
 from studio.train_form import MODELS, NUMBERS
@@ -19,15 +20,28 @@ CELL_LABELS = [label for label, cell in MODELS.items() if cell in CELLS]  # GRU,
 
 
 class TuneSearch:
-    """One search of this session: the Tuner, the thread running it, and its outcome (result or error)."""
+    """One search of this session: the Tuner, the thread running it, and its outcome (result or error). A search
+    whose browser session is gone (tab closed, and Streamlit's reconnect window over) is stopped, as the training
+    jobs are: its trials would otherwise hold the machine's cores for the rest of its budget."""
 
-    def __init__(self, ds, tuner: Tuner):
-        self.ds, self.tuner = ds, tuner
+    def __init__(self, ds, tuner: Tuner, owner: str | None = None):
+        self.ds, self.tuner, self.owner = ds, tuner, owner
         self.error = ""
+        self.abandoned = False  # stopped because its session was closed
         self.started = time.monotonic()
         self.kept: set[str] = set()  # cells whose best run joined the run library
         self.thread = threading.Thread(target=self._main, name="seqrec-tune", daemon=True)
         self.thread.start()
+        if owner is not None:
+            threading.Thread(target=self._watch_owner, name="seqrec-tune-owner", daemon=True).start()
+
+    def _watch_owner(self):
+        while self.thread.is_alive():
+            self.thread.join(jobs.REAP_SECONDS)
+            if self.thread.is_alive() and not jobs.session_alive(self.owner):
+                self.abandoned = True
+                self.tuner.stop()
+                return
 
     def _main(self):
         try:
@@ -63,7 +77,7 @@ def start(ds, cells, minutes: float, metric: str, trials: int, space: dict, excl
     base = TrainConfig(**TUNE_DEFAULTS, exclude_seen=bool(exclude_seen))
     tuner = Tuner(ds.split, cells=[MODELS[c] for c in cells], budget_seconds=60 * float(minutes),
                   trials=int(trials) or None, metric=metric, base=base, space=space, dataset=ds.run_info())
-    search = st.session_state[SEARCH] = TuneSearch(ds, tuner)
+    search = st.session_state[SEARCH] = TuneSearch(ds, tuner, owner=state.browser_session())
     return search
 
 

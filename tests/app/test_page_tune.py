@@ -96,3 +96,36 @@ def test_no_cell_chosen_is_one_sentence(page):
     assert not at.exception, at.exception
     assert len(at.error) == 1 and "at least one cell" in at.error[0].value
     assert "tuning" not in at.session_state
+
+
+def test_a_search_whose_session_is_gone_is_stopped(small_dataset, monkeypatch):
+    """Closing the tab must not leave a search holding the cores for the rest of its budget (issue 18): the same
+    session check that reaps training jobs stops it, keeping what was found."""
+    import threading
+
+    from seqrec.training import jobs
+    from studio import tune
+
+    class SlowTuner:  # stands for a Tuner mid-search: runs until stopped
+        base = type("Base", (), {"ks": (20,), "exclude_seen": False})()
+
+        def __init__(self):
+            self.stopped, self.result, self.baselines = threading.Event(), None, None
+
+        def run(self):
+            self.stopped.wait(30)
+
+        def stop(self):
+            self.stopped.set()
+
+    alive = {"owner-1": True}
+    monkeypatch.setattr(jobs, "REAP_SECONDS", 0.1)
+    monkeypatch.setattr(jobs, "session_alive", lambda owner: alive[owner])
+    monkeypatch.setattr(small_dataset, "baseline_metrics", lambda *a: {})
+    tuner = SlowTuner()
+    search = tune.TuneSearch(small_dataset, tuner, owner="owner-1")
+    time.sleep(0.5)
+    assert search.running and not tuner.stopped.is_set()  # its session is there: the search goes on
+    alive["owner-1"] = False  # the tab is closed
+    search.thread.join(5)
+    assert tuner.stopped.is_set() and search.abandoned and not search.running

@@ -203,3 +203,24 @@ def test_trials_in_flight_follow_the_executors_share_of_the_cores():
     assert tune.default_parallel(LocalExecutor(cores=3)) == 1
     assert tune.default_parallel(LocalExecutor(cores=16)) == 8  # 2 threads each
     assert tune.default_parallel(None) == 1  # in the calling thread: one at a time
+
+
+def test_a_pruned_trial_stops_early_is_recorded_and_never_chosen(small_dataset, monkeypatch):
+    """Pruning forced from the second trial on (a pruner that says yes at the first report): the trial stops after
+    its first epoch instead of its four, is recorded as pruned with its reason, Optuna sees it as pruned, and the
+    best of the cell is the completed trial."""
+    import optuna
+
+    class PruneAllButFirst(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return trial.number >= 1
+
+    monkeypatch.setattr(optuna.pruners, "MedianPruner", lambda **kw: PruneAllButFirst())
+    base = TrainConfig(epochs=4, patience=0, seed=1)
+    result = tiny_tuner(small_dataset.split, cells=["gru"], trials=3, base=base).run()
+    first, *rest = result.trials
+    assert first.state == "complete" and first.epochs == 4
+    assert rest and all(t.state == "pruned" and t.epochs == 1 and "pruned at epoch 1" in t.reason for t in rest)
+    states = [t.state for t in result.studies["gru"].trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] + [optuna.trial.TrialState.PRUNED] * len(rest)
+    assert result.best["gru"].trial == first.number
