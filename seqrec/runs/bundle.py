@@ -381,8 +381,9 @@ def read_bundle(source, name: str | None = None, device: str | None = None):
     with tempfile.TemporaryDirectory(prefix="seqrec-import-") as tmp:
         folder = Path(tmp)
         for n in ("config.json", "vocab.json", "weights.safetensors"):  # fixed names: nothing else is written
-            (folder / n).write_bytes(files[n])
+            (folder / n).write_bytes(files.pop(n))  # popped: the weights' bytes are freed before their tensors load
         (folder / "run.json").write_bytes(_json_bytes(meta))
+        files.clear()  # so at most one copy of the weights is in memory at any time (issue 14)
         try:
             run = run_files.load_run(folder, device=device)
         except SeqrecError as e:

@@ -493,3 +493,34 @@ def test_runs_takes_one_change_at_a_time(tiny_run, home, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "not allowed with" in err[0], err
     assert [r.id for r in RunStore(home).list(scope="all")] == [run_id], "nothing was changed"
+
+
+def test_importing_a_bundle_holds_one_copy_of_its_weights(tiny_run, monkeypatch):
+    """Issue 14: the unpacked weights' bytes are freed before their tensors are loaded, so an import never holds
+    the model twice (measured with tracemalloc, which sees the Python bytes but not the tensors)."""
+    import dataclasses
+    import tracemalloc
+
+    from seqrec.model.recurrent import SeqRecModel
+    from seqrec.runs import files as run_files
+
+    cfg = tiny_run.config.replace(hidden_size=1024, embedding_dim=256)
+    big = dataclasses.replace(tiny_run, config=cfg, model=SeqRecModel(len(tiny_run.vocab.ids), cfg))
+    weights = sum(p.numel() * 4 for p in big.model.parameters())
+    assert weights > 10_000_000
+    data = bundle.bundle_bytes(big)
+    held = []
+    real = run_files.load_run
+
+    def measuring(folder, *a, **kw):
+        held.append(tracemalloc.get_traced_memory()[0])  # Python memory alive when the tensors start loading
+        return real(folder, *a, **kw)
+
+    monkeypatch.setattr(run_files, "load_run", measuring)
+    tracemalloc.start()
+    try:
+        back = bundle.read_bundle(data, name="big.zip")
+    finally:
+        tracemalloc.stop()
+    assert back.config.hidden_size == 1024
+    assert held and held[0] < weights / 4, (held, weights)
