@@ -75,8 +75,8 @@ if runs:
     left.plotly_chart(figures.validation_curves(runs, f"{metric}@{k}", metric_col), width="stretch", key="valid_curves")
     right.plotly_chart(figures.loss_curves(runs), width="stretch", key="loss_curves")
 
-    st.subheader("Run vs run, order and history length")
     paired = compare.paired_runs(runs)
+    st.subheader("Run vs run, order and history length" if len(paired) >= 2 else "Order and history length")
     if len(paired) >= 2:
         for key, default in (("cmp_a", 0), ("cmp_b", 1)):
             if st.session_state.get(key) not in range(len(paired)):

@@ -85,11 +85,18 @@ def metric_bars(table: pd.DataFrame, metric_col: str) -> go.Figure:
     if lo_col in df and hi_col in df and df[lo_col].notna().any():
         error = dict(type="data", symmetric=False, array=(df[hi_col] - df[metric_col]).fillna(0).clip(lower=0),
                      arrayminus=(df[metric_col] - df[lo_col]).fillna(0).clip(lower=0), color="#495057", thickness=1.5)
-    fig = go.Figure(go.Bar(x=df[metric_col], y=plot_escape_all(df["Name"]), orientation="h", marker_color=colors,
-                           text=[f"{v:.3f}" for v in df[metric_col]], textposition="outside", error_x=error,
+    names = plot_escape_all(df["Name"])
+    labels = [f"{v:.3f}" for v in df[metric_col]]
+    fig = go.Figure(go.Bar(x=df[metric_col], y=names, orientation="h", marker_color=colors,
+                           text=None if error else labels, textposition="outside", error_x=error,
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_xaxes(title=f"{metric_col} (test; whiskers: 95% interval)" if error else f"{metric_col} (test)",
                      rangemode="tozero")
+    if error:  # each value just past its whisker's end, so the label never sits on the whisker
+        ends = np.maximum(df[metric_col].to_numpy(float), df[hi_col].fillna(df[metric_col]).to_numpy(float))
+        for y, x, text in zip(names, ends, labels):
+            fig.add_annotation(x=x, y=y, text=text, showarrow=False, xanchor="left", xshift=6, font=dict(size=12))
+        fig.update_xaxes(range=[0, float(ends.max(initial=0)) * 1.18 or 1])
     height = max(260, 60 + 38 * len(df))
     fig.update_layout(hovermode="closest")
     return _style(fig, f"{metric_col} on the held-out test items", height)

@@ -45,6 +45,17 @@ def test_compare_pairs_two_runs_and_old_runs_show_intervals_unavailable(small_da
     boxes = [b.value.replace("\\", "") for b in at.info]
     assert any(v.startswith("a vs b on Recall@20: +0.000 (95% interval +0.000 to +0.000): no clear difference")
                for v in boxes)
+    assert "Run vs run, order and history length" in [h.value for h in at.subheader]
+    bars = json.loads(at.get("plotly_chart")[0].proto.spec)
+    # each value label sits past the end of its whisker (not on it): one annotation per bar, at x >= the high end
+    data = bars["data"][0]
+    notes = bars["layout"]["annotations"]
+    assert "text" not in data or not data["text"]
+    assert len(notes) == len(data["y"])
+    assert all(n["xanchor"] == "left" and n["xshift"] > 0 for n in notes)
+    one = open_app_page(PAGE["compare"], small_dataset, [a])  # a single run: nothing to pair it with
+    assert "Order and history length" in [h.value for h in one.subheader]
+    assert not any("Run vs run" in h.value for h in one.subheader)
     old = dataclasses.replace(a, name="old", test_ranks=None, baseline_ranks={}, history_lengths=None, order_check={})
     at = open_app_page(PAGE["compare"], small_dataset, [old])
     boxes = [b.value.replace("\\", "") for b in at.info]
