@@ -1,6 +1,5 @@
-"""Reliability: sane hyperparameter bounds, the memory budget (library, CLI, app), run files that could hurt
-(pickles, truncation, other format versions, mismatched shapes), atomic saves that survive a crash, and the
-training queue shared by many sessions (queue position, closed sessions, isolation)."""
+"""Reliability: run files that could hurt (pickles, truncation, other format versions, mismatched shapes) and
+atomic saves that survive a crash."""
 from __future__ import annotations
 
 import json
@@ -10,48 +9,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pytest
+import torch
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import seqrec  # noqa: E402
-from seqrec import SeqrecError, TrainConfig, load_run, save_run  # noqa: E402
-from seqrec.training import jobs
-from seqrec.runs import files as run_files  # noqa: E402
-from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.config import LIMITS  # noqa: E402
-from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
-    window_counts  # noqa: E402
-from seqrec.model.recurrent import SeqRecModel  # noqa: E402
-from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
-from seqrec.training.loop import training_windows  # noqa: E402
-
-torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[3]
-SAMPLE = ROOT / "sample_data" / "interactions.csv"
-TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=1, batch_size=256, patience=0, seed=3)
-MB = 1 << 20
-
-
-def cli(args, capsys, env=None, monkeypatch=None) -> tuple[int, str, str]:
-    """Run the CLI in-process (same code path as `python -m seqrec`): exit code, stdout, stderr."""
-    for k, v in (env or {}).items():
-        monkeypatch.setenv(k, v)
-    code = cli_main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_error_line(code: int, err: str, *words: str) -> None:
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    for w in words:
-        assert w in err, (w, err)
+import seqrec
+from seqrec import SeqrecError, load_run, save_run
+from seqrec.model.recurrent import SeqRecModel
+from seqrec.runs import files as run_files
+from tests.cli_checks import ROOT, SAMPLE, TINY, assert_one_error_line, cli
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""What the reliability tests share: the sample file, a tiny fast config, the CLI run in-process, and the check that
+a refusal is one sentence on stderr with exit 2 (never a traceback). Importing it pins torch to one thread, as these
+tests were measured with."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+
+from seqrec import TrainConfig  # noqa: E402
+from seqrec.cli import main as cli_main  # noqa: E402
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "interactions.csv"
+TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=1, batch_size=256, patience=0, seed=3)
+MB = 1 << 20
+
+
+def cli(args, capsys, env=None, monkeypatch=None) -> tuple[int, str, str]:
+    """Run the CLI in-process (same code path as `python -m seqrec`): exit code, stdout, stderr."""
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    code = cli_main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, (w, err)
