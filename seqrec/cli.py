@@ -330,22 +330,29 @@ def cmd_train(a) -> dict:
     return out
 
 
-def _train_through_executor(a, data, config, name, dataset):
-    """Issue 13: the training runs in a spawned worker process (default) or as a task on the Ray cluster at
-    --ray / SEQREC_RAY_ADDRESS; SEQREC_EXECUTOR=thread trains in this process. Progress comes back to stderr."""
+def _train_through_executor(a, data, config, name, dataset, baselines=None, executor="auto"):
+    """Issue 13: every training of the CLI (one run, or each of --seeds) runs in a spawned worker process (default)
+    or as a task on the Ray cluster at --ray / SEQREC_RAY_ADDRESS; SEQREC_EXECUTOR=thread trains in this process
+    (with the config's CPU threads when set). Progress comes back to stderr. `data`: the interactions or a split."""
     # torch (through the executor and the training code): loaded only once the settings and data are good
-    from seqrec.data.split import leave_last_out
+    from seqrec.data.split import SplitData, leave_last_out
     from seqrec.runs.run import train_run
     from seqrec.training.budget import check_training_memory
     from seqrec.training.executor import get_executor
 
     progress = [_TqdmProgress(not a.quiet)]
-    executor = get_executor(a.ray)
+    executor = get_executor(a.ray) if executor == "auto" else executor
     if executor is None:
-        return train_run(data, config, callbacks=progress, name=name, device=a.device, dataset=dataset)
-    split = leave_last_out(data)
+        if config.cpus:
+            import torch  # loaded already by the training code imported above; named here for set_num_threads
+
+            torch.set_num_threads(max(1, min(config.cpus, os.cpu_count() or 1)))
+        return train_run(data, config, callbacks=progress, name=name, device=a.device, dataset=dataset,
+                         baselines=baselines)
+    split = data if isinstance(data, SplitData) else leave_last_out(data)
     check_training_memory(split, config)  # refused here, before a worker starts
-    return executor.submit(split, config, name=name, dataset=dataset, device=a.device).consume(progress)
+    return executor.submit(split, config, name=name, dataset=dataset, device=a.device,
+                           baselines=baselines).consume(progress)
 
 
 def _seeds(a, config) -> list[int] | None:
@@ -369,20 +376,21 @@ def _train_seeds(data, config, seeds: list[int], a, name, dataset) -> tuple:
     from seqrec.data.split import leave_last_out
     from seqrec.evaluation.protocol import evaluate_baselines
     from seqrec.evaluation.uncertainty import seed_summary
-    from seqrec.runs.run import train_run
+    from seqrec.training.executor import get_executor
 
+    executor = get_executor(a.ray)  # issue 13: each seed trains through the same executor as a single run
     split = leave_last_out(data)
     baselines = evaluate_baselines(split, config.ks, config.exclude_seen)
     runs = []
     for s in seeds:
         print(f"seed {s} ({len(runs) + 1} of {len(seeds)})", file=sys.stderr, flush=True)
-        runs.append(train_run(split, config.replace(seed=s), callbacks=[_TqdmProgress(not a.quiet)],
-                              name=(f"{name} (seed {s})" if name else None), baselines=baselines, device=a.device,
-                              dataset=dataset))
+        runs.append(_train_through_executor(a, split, config.replace(seed=s), f"{name} (seed {s})" if name else None,
+                                            dataset, baselines=baselines, executor=executor))
     out = runs[0].summary()
     out["seeds"] = {**seed_summary(seeds, [r.metrics for r in runs]),
-                    "per_seed": [{"seed": s, "metrics": r.metrics, "comparison": r.uncertainty_summary().get(
-                        "comparison")} for s, r in zip(seeds, runs)]}
+                    "per_seed": [{"seed": s, "threads": r.threads, "metrics": r.metrics,
+                                  "comparison": r.uncertainty_summary().get("comparison")}
+                                 for s, r in zip(seeds, runs)]}
     return runs[0], out
 
 

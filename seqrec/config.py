@@ -123,6 +123,13 @@ class TrainConfig:
     max_minutes: float = _field(4.0, "float", "Time limit (minutes)", "Training stops after this many minutes and "
                                 "keeps the best weights so far (0 = no limit).", lo=0.0, hi=1440.0, step=0.5,
                                 fmt="%.1f")  # 1440: a day
+    # Issue 13: CPU threads of one training, fixed when it starts. The float sums inside torch depend on the thread
+    # count, so the same seed gives the same numbers only at the same count; the run records the count it used.
+    cpus: int = _field(0, "int", "CPU threads", "CPU cores (torch threads) this training uses, fixed for the whole "
+                       "run: on this machine at most its cores; on a Ray cluster, the CPUs its task asks for. 0 = "
+                       "automatic: an equal share of the cores among the trainings running or waiting when it "
+                       "starts (all of them for a lone training). The same seed repeats its numbers exactly only "
+                       "with the same thread count; the saved run records the count it used.", lo=0, hi=256)
     seed: int = _field(42, "int", "Seed", "Random seed: the same seed and settings give the same run (the same "
                        "numbers on CPU).", lo=0, hi=2**32 - 1)  # numpy's seed range
     ks: tuple[int, ...] = _field((10, 20), "ints", "Evaluate at K", "Cut-offs K for Recall@K, MRR@K and NDCG@K; the "

@@ -47,7 +47,8 @@ MAX_CONFIG_BYTES = 1 * MB  # a config JSON file
 MAX_RATIO = 200  # unpacked / packed: weights barely compress, JSON ~10x; a zip bomb is ~1000x
 METRIC_KEYS = ("name", "metrics", "baselines", "valid_metrics", "dataset", "epochs_run", "best_epoch",
                "train_seconds", "sequences_per_second", "stopped_by_user", "stop_reason", "created",
-               "per_user", "order_check")  # the last two optional (issue 16): per-user ranks behind the intervals
+               "per_user", "order_check",  # optional (issue 16): per-user ranks behind the intervals
+               "executor", "threads")  # optional (issue 13): where it trained and with how many CPU threads
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -229,6 +229,8 @@ RATE_RE = re.compile(r"(recall|mrr|ndcg|coverage)@([0-9]{1,4})")  # share-of-use
 MAX_META_ITEMS = 1_000_000  # batch losses and epochs a run may record (1000 epochs x 1000 batches)
 MAX_NAMED_METRICS = 200
 MAX_BASELINES = 20
+EXECUTORS = ("local", "ray")  # where a run trained (Run.executor)
+MAX_THREADS = 4096  # torch threads a run may record (TrainConfig.cpus allows 256; a large machine's automatic share)
 MAX_ABS_WEIGHT = 1e6  # trained weights stay far below (|w| < 100); 1e37 makes every score infinite
 
 
@@ -293,6 +295,12 @@ def run_meta_problem(meta: dict) -> tuple[str, str] | None:
             return k, f"{k} must be text"
     if not isinstance(meta.get("stopped_by_user", False), bool):
         return "stopped_by_user", "stopped_by_user must be true or false"
+    where = meta.get("executor", "local")  # issue 13: where it trained; runs saved before it trained locally
+    if where not in EXECUTORS:
+        return "executor", f"executor must be {' or '.join(EXECUTORS)} (got {str(where)[:40]!r})"
+    threads = meta.get("threads", 0)  # 0: not recorded (runs saved before issue 13)
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= MAX_THREADS:
+        return "threads", f"threads must be a whole number from 0 to {MAX_THREADS} (got {str(threads)[:40]!r})"
     losses = meta.get("batch_losses", [])
     if not isinstance(losses, list) or len(losses) > MAX_META_ITEMS or not all(_finite(v) for v in losses):
         return "batch_losses", "batch_losses must be a list of finite numbers"
@@ -469,7 +477,8 @@ def _run_from_meta(folder: Path, meta: dict, config: TrainConfig, ids: list, mod
                    train_seconds=float(meta.get("train_seconds", 0.0)),
                    sequences_per_second=float(meta.get("sequences_per_second", 0.0)),
                    stopped_by_user=bool(meta.get("stopped_by_user", False)), created=str(meta.get("created", "")),
-                   stop_reason=str(meta.get("stop_reason", "")), executor=str(meta.get("executor", "local")))
+                   stop_reason=str(meta.get("stop_reason", "")), executor=str(meta.get("executor", "local")),
+                   threads=int(meta.get("threads", 0)))
     except (TypeError, ValueError, OverflowError):  # e.g. "epochs_run": "two" typed into run.json
         raise SeqrecError(f"{folder / 'run.json'} was edited or damaged (a number field holds something else); use "
                           f"the original saved run or train again.") from None

@@ -1,7 +1,7 @@
 """Executors: where a training runs. One interface for every training the product starts (Train page, CLI, tuning).
 
     executor = get_executor()                      # local processes, or Ray when SEQREC_RAY_ADDRESS is set
-    handle = executor.submit(split, config, name=..., baselines=..., dataset=...)
+    handle = executor.submit(split, config, name=..., baselines=..., dataset=..., concurrent=...)
     run = handle.consume([callback, ...])          # progress: the same on_batch / on_epoch callbacks as train()
     handle.stop()                                  # from any thread; takes effect within STOP_GRACE seconds
 
@@ -14,12 +14,18 @@ and reused, so a training starts at once instead of paying a process start and a
 machine). The split travels once, as integer arrays (worker.pack_split); messages come back over a
 one-way pipe, so a worker that dies (SIGKILL, the OOM killer, a native crash) is an end-of-file here, which becomes
 a failed job with a clear sentence while the server and the other trainings carry on; its memory goes with the
-process. The running trainings share the cores equally (a lone one gets all of them), re-balanced between batches
-whenever one starts or ends.
+process.
+
+Threads: a training's torch thread count is fixed when it starts and never changed during it (float sums inside
+torch depend on the count, so a training re-shared mid-run could never be repeated exactly), and the Run records it
+(`run.threads`). It is the config's `cpus` when set (capped at the machine's cores), else an equal share of the
+cores among the trainings expected to run at once: those running now plus this one, or more when the caller knows
+of others about to start (`concurrent`: the app's queue). A lone training gets every core.
 
 RayExecutor (SEQREC_RAY_ADDRESS, or `train --ray ADDRESS`): the same worker code as a Ray task on an existing
-cluster, `cpus` CPUs per task (SEQREC_RAY_CPUS, default 2) and a GPU when the cluster has one; progress and the
-stop flag go through a small actor. Ray does all the placing and scheduling.
+cluster, the config's `cpus` CPUs per task (when 0: SEQREC_RAY_CPUS, default 2) as Ray resources and torch threads,
+and a GPU when the cluster has one; progress and the stop flag go through a small actor. Ray does all the placing
+and scheduling.
 """
 from __future__ import annotations
 
@@ -53,10 +59,11 @@ class TrainingHandle:
     """One submitted training: its event stream, stop(), and its outcome. `executor` names where it ran."""
 
     executor = "?"
+    threads = 0  # the torch threads the training was given when it was submitted (fixed for the whole run)
 
     def __init__(self, split, config, name=None):
         self.split, self.config, self.name = split, config, name
-        self.threads_seen: list[int] = []  # torch thread counts the worker reported, in order
+        self.threads_seen: list[int] = []  # torch thread counts the worker reported (one, before its first batch)
         self._stop_at: float | None = None
         self._began: float | None = None  # when the worker started this training (a cold one loads torch first)
         self._acked = False
@@ -221,15 +228,14 @@ multiprocessing.spawn.get_preparation_data = _preparation_data
 
 class _Worker:
     """One spawned worker process (worker.serve): tasks go down `tasks`, messages come up `conn` (only the child
-    writes it, so its death is an end-of-file here), `stop` and `threads` are shared with it for its lifetime."""
+    writes it, so its death is an end-of-file here), `stop` is shared with it for its lifetime."""
 
     def __init__(self, ctx):
         self.stop = ctx.Event()
-        self.threads = ctx.Value("i", 1, lock=False)
         task_reader, self.tasks = ctx.Pipe(duplex=False)
         self.conn, writer = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker.serve, name="seqrec-train",
-                                   args=(task_reader, writer, self.stop, self.threads), daemon=True)
+                                   args=(task_reader, writer, self.stop), daemon=True)
         try:
             self.process.start()
         finally:
@@ -282,7 +288,7 @@ class _Worker:
 class _LocalHandle(TrainingHandle):
     executor = "local"
 
-    def __init__(self, owner: "LocalExecutor", split, config, name, opts):
+    def __init__(self, owner: "LocalExecutor", split, config, name, opts, concurrent=None):
         super().__init__(split, config, name)
         self._owner = owner
         self._eof = False
@@ -290,12 +296,11 @@ class _LocalHandle(TrainingHandle):
         worker = self.worker = owner._take_worker()
         worker.stop.clear()
         self._conn = worker.conn
-        self.threads = worker.threads
         self.process = worker.process
         self.pid = worker.pid
-        owner._started(self)  # its share of the cores is set before it starts
+        self.threads = owner._started(self, config.cpus, concurrent)  # fixed now, for the whole training
         try:
-            worker.send((_worker.pack_split(split), config.to_dict(), opts))
+            worker.send((_worker.pack_split(split), config.to_dict(), {**opts, "threads": self.threads}))
         except BaseException:
             self._outcome = ("error", DIED.format(code=""))
             self._kill()
@@ -339,7 +344,8 @@ class _LocalHandle(TrainingHandle):
 
 
 class LocalExecutor:
-    """Each training in a spawned worker process; the running ones share `cores` equally. `warm` idle workers
+    """Each training in a spawned worker process with a fixed number of torch threads: the config's `cpus` (at most
+    `cores`), else an equal share of `cores` among the trainings expected at once when it starts. `warm` idle workers
     (torch imported) are kept ready so a training starts at once; a worker is reused for later trainings (one at a
     time), retired when its memory grew (worker.RECYCLE_MB) and replaced when it dies."""
 
@@ -417,27 +423,29 @@ class LocalExecutor:
         for w in idle:
             w.end()
 
-    # -- cores shared by the running trainings ----------------------------------------------------------------------
+    # -- cores shared by the trainings: each one's thread count is fixed when it starts ------------------------------
     def share(self, running: int | None = None) -> int:
         """Torch threads for each training when `running` train at once (a lone training gets every core)."""
         n = len(self._running) if running is None else running
         return max(1, self.cores // max(1, n))
 
-    def _rebalance(self) -> None:
-        share = self.share()
-        for h in self._running:
-            h.threads.value = share
+    def threads_for(self, cpus: int = 0, concurrent: int | None = None) -> int:
+        """The thread count a training submitted now gets: `cpus` when set (at most `cores`), else the share of
+        the cores among max(running now + this one, `concurrent`)."""
+        if cpus:
+            return max(1, min(int(cpus), self.cores))
+        return self.share(max(len(self._running) + 1, int(concurrent or 0)))
 
-    def _started(self, handle) -> None:
+    def _started(self, handle, cpus: int = 0, concurrent: int | None = None) -> int:
         with self._lock:
+            threads = self.threads_for(cpus, concurrent)
             self._running.append(handle)
-            self._rebalance()
+            return threads
 
     def _ended(self, handle, reusable: bool = False) -> None:
         with self._lock:
             if handle in self._running:
                 self._running.remove(handle)
-            self._rebalance()
         # the worker cleans up (gc, memory back to the system) and says it is idle: off the caller's thread
         threading.Thread(target=self._recycle, args=(handle.worker, reusable), name="seqrec-recycle-worker",
                          daemon=True).start()
@@ -459,10 +467,14 @@ class LocalExecutor:
         with self._lock:
             return len(self._running)
 
-    def submit(self, split, config, name=None, baselines=None, dataset=None, device=None) -> TrainingHandle:
+    def submit(self, split, config, name=None, baselines=None, dataset=None, device=None,
+               concurrent: int | None = None) -> TrainingHandle:
+        """Start a training in a worker process. `concurrent`: how many trainings the caller expects to run at once
+        with this one (the app's queue: its busy slots plus the waiting jobs), so the first of a crowd does not
+        take every core for its whole run; None: those running now plus this one."""
         config.validate()
         opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)
-        return _LocalHandle(self, split, config, name, opts)
+        return _LocalHandle(self, split, config, name, opts, concurrent)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -507,11 +519,11 @@ class _RayHandle(TrainingHandle):
     def __init__(self, owner: "RayExecutor", split, config, name, opts):
         super().__init__(split, config, name)
         ray = self._ray = owner.ray
+        self.threads = cpus = owner.cpus_for(config)  # Ray's CPU resources for the task and its torch threads
         self.channel = owner.channel_cls.remote()
-        self.ref = owner.task.options(num_cpus=owner.cpus, num_gpus=owner.gpus_per_task(),
+        self.ref = owner.task.options(num_cpus=cpus, num_gpus=owner.gpus_per_task(),
                                       max_retries=0).remote(_worker.pack_split(split), config.to_dict(), opts,
-                                                            self.channel, owner.cpus)
-        self.threads_seen.append(owner.cpus)
+                                                            self.channel, cpus)
         self._task_done = False
         self._error = ""
         del ray
@@ -594,10 +606,24 @@ class RayExecutor:
                                   f"{str(e).splitlines()[0] if str(e) else ''}); start it with `ray start --head` "
                                   f"or fix SEQREC_RAY_ADDRESS / --ray.") from None
         raw = os.environ.get("SEQREC_RAY_CPUS", "").strip()
-        self.cpus = max(1, int(cpus or (raw if raw.isdigit() else 0) or 2))
+        self.cpus = max(1, int(cpus or (raw if raw.isdigit() else 0) or 2))  # per task when the config says 0
         self.gpu = gpu
         self.task = ray.remote(_worker.ray_main)
         self.channel_cls = ray.remote(num_cpus=0)(_worker.Channel)
+
+    def cpus_for(self, config) -> int:
+        """CPUs (Ray resources and torch threads) of one training's task: the config's `cpus`, else self.cpus. A
+        request larger than any node of the cluster would wait forever in Ray's queue: refused with a sentence."""
+        cpus = int(config.cpus or self.cpus)
+        try:
+            nodes = [n.get("Resources", {}).get("CPU", 0) for n in self.ray.nodes() if n.get("Alive")]
+        except Exception:  # noqa: BLE001 - a cluster that cannot say: Ray decides
+            nodes = []
+        if nodes and cpus > max(nodes):
+            raise SeqrecError(f"The training asks for {cpus} CPUs per task (the CPU threads setting, or "
+                              f"SEQREC_RAY_CPUS), but the largest machine of the Ray cluster has {max(nodes):g}; "
+                              f"lower it to at most {max(nodes):g} (or 0 for the default of {self.cpus}).")
+        return cpus
 
     def gpus_per_task(self) -> int:
         if self.gpu == "never":
@@ -607,7 +633,9 @@ class RayExecutor:
         except Exception:  # noqa: BLE001
             return 0
 
-    def submit(self, split, config, name=None, baselines=None, dataset=None, device=None) -> TrainingHandle:
+    def submit(self, split, config, name=None, baselines=None, dataset=None, device=None,
+               concurrent: int | None = None) -> TrainingHandle:
+        """Start a training as a Ray task (`concurrent` is not needed: Ray gives each task its own CPUs)."""
         config.validate()
         opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)
         return _RayHandle(self, split, config, name, opts)

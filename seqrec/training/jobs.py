@@ -240,10 +240,19 @@ class TrainingJob(Callback):
             return train_run(self.split, self.config, callbacks=[self], stop_event=self._stop, name=self.name,
                              baselines=baselines, dataset=self._dataset_info)
         self.handle = executor.submit(self.split, self.config, name=self.name, baselines=baselines,
-                                      dataset=self._dataset_info)
+                                      dataset=self._dataset_info, concurrent=self._expected_at_once())
         if self._stop.is_set():  # Stop pressed while the worker was being started
             self.handle.stop()
         return self.handle.consume([self])
+
+    def _expected_at_once(self) -> int:
+        """Trainings this pool will run at once from now on: its slots, or fewer when fewer jobs are running or
+        waiting (this one included). The executor shares the cores among them and fixes this training's threads
+        for its whole run, so the first job of a crowd does not keep every core while the others queue."""
+        if self.pool is None:
+            return 1
+        load = pool_load(self.pool)
+        return max(1, min(load.workers, load.running + load.waiting))
 
     def _save(self, run: Run) -> None:
         """Issue 14: the finished run goes to the run library from here, so a reload or a closed tab loses nothing;

@@ -318,7 +318,8 @@ class Tuner:
         opts = dict(name=name, baselines={}, dataset=self.dataset, device=self.device)  # baselines: once, at the end
         if self.executor is None:
             return _InlineHandle(self.split, config, **opts)
-        return self.executor.submit(self.split, config, **opts)
+        # the trials in flight share the cores; each trial's threads are fixed when it starts (issue 13)
+        return self.executor.submit(self.split, config, concurrent=self.parallel, **opts)
 
     def _keep(self, cell: str, value, number: int, run: Run) -> None:
         if value is None or not math.isfinite(value):

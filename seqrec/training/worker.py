@@ -4,7 +4,7 @@ The parent sends a prepared split once, in a compact form (`pack_split`: a few i
 re-parsing), with the config as a plain dict. The worker trains with the same `train_run` as every other path and
 reports through an `emit(message)` function:
 
-    ("threads", n)                      the torch threads it uses (again whenever its share of the cores changes)
+    ("threads", n)                      the torch threads it uses, once, before the first batch (fixed for the run)
     ("batch", BatchInfo fields)         after every batch
     ("epoch", EpochInfo fields)         after every epoch
     ("stopping",)                       it saw the stop request at a batch boundary; the best weights are kept
@@ -71,28 +71,17 @@ def unpack_split(packed: dict):
 
 
 class _Reporter:
-    """The training callback of a worker: every batch and epoch goes to `emit`; between batches it also follows
-    its share of the cores (`threads()`) and acknowledges a stop request."""
+    """The training callback of a worker: every batch and epoch goes to `emit`; it also acknowledges a stop
+    request."""
 
-    def __init__(self, emit, stop, threads=None):
-        self.emit, self.stop, self.threads = emit, stop, threads
+    def __init__(self, emit, stop):
+        self.emit, self.stop = emit, stop
         self.acked = False
         self.ack_lock = threading.Lock()
-        self.current = 0
-
-    def follow_threads(self) -> None:
-        import torch  # loaded inside the worker, after its environment (OMP_WAIT_POLICY) is set
-
-        want = self.threads() if self.threads is not None else 0
-        if want and want != self.current:
-            torch.set_num_threads(int(want))
-            self.current = int(want)
-            self.emit(("threads", self.current))
 
     def on_batch(self, info) -> None:
         self.emit(("batch", tuple(getattr(info, f.name) for f in fields(info))))
         self._ack()
-        self.follow_threads()
 
     def on_epoch(self, info) -> None:
         self.emit(("epoch", asdict(info)))
@@ -133,9 +122,21 @@ class _StopWatcher:
             self._done.set()
 
 
-def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, threads=None) -> dict | None:
-    """Train in this process; report through `emit`; return the result payload (also emitted), or None after an
-    error (emitted as one sentence)."""
+def fix_threads(threads: int) -> int:
+    """Set this process's torch threads for the whole training that follows, and return the count in use. Fixed
+    when a training starts and never changed during it: float sums inside torch depend on the thread count (1 and
+    2 threads give different batch losses from the 10th batch of the Quick demo on: RELIABILITY.md, section 7), so
+    a training re-shared mid-run could never be repeated exactly."""
+    import torch  # loaded inside the worker, after its environment (OMP_WAIT_POLICY) is set
+
+    if threads and int(threads) != torch.get_num_threads():
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, threads: int = 0) -> dict | None:
+    """Train in this process with `threads` torch threads (0: leave the count as it is); report through `emit`;
+    return the result payload (also emitted), or None after an error (emitted as one sentence)."""
     # inside the worker: the spawned process imports torch and the training code here, not at unpickling time
     from seqrec.config import TrainConfig
     from seqrec.errors import SeqrecError
@@ -148,10 +149,11 @@ def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, thread
         with lock:
             send(message)
 
-    reporter = _Reporter(emit, stop, threads)
+    reporter = _Reporter(emit, stop)
     watcher = _StopWatcher(reporter, stop)
     try:
-        reporter.follow_threads()
+        used = fix_threads(threads)
+        emit(("threads", used))
         cfg = TrainConfig.from_dict(config)
         split = unpack_split(packed)
         run = train_run(split, cfg, callbacks=[reporter], stop_event=stop, name=opts.get("name"),
@@ -170,7 +172,7 @@ def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, thread
         watcher.done()
     payload = {k: getattr(run, k) for k in run_fields()}
     payload["state"] = {k: v.detach().cpu().numpy() for k, v in run.model.state_dict().items()}
-    payload["threads"] = reporter.current
+    payload["threads"] = used
     emit(("result", payload))
     return payload
 
@@ -202,7 +204,7 @@ def _release_memory() -> None:
         pass
 
 
-def serve(tasks, conn, stop, threads_value) -> None:
+def serve(tasks, conn, stop) -> None:
     """Target of a spawned, pre-warmed worker process: torch and the training code load once at start, then it
     trains one task at a time, as many as it is sent (the executor keeps a few of these ready so a training
     starts at once). Tasks arrive on `tasks` (None: exit); every message goes up the one-way pipe `conn`, so the
@@ -222,7 +224,7 @@ def serve(tasks, conn, stop, threads_value) -> None:
             return
         packed, config, opts = task
         del task
-        run_training(packed, config, opts, conn.send, stop, lambda: threads_value.value)
+        run_training(packed, config, opts, conn.send, stop, int(opts.get("threads") or 0))
         del packed
         _release_memory()
         now = rss_mb()
@@ -294,7 +296,7 @@ def ray_main(packed: dict, config: dict, opts: dict, channel, cpus: int) -> dict
         if kind != "batch" or time.monotonic() - last[0] >= FLUSH_SECONDS:
             flush()
 
-    payload = run_training(packed, config, opts, emit, stop, lambda: cpus)
+    payload = run_training(packed, config, opts, emit, stop, cpus)
     if buf:
         flush()
     return payload

@@ -91,9 +91,9 @@ def step(at, action=None):
 
 
 def one_session(csv: bytes | None, epochs: int | None, preset: str, start: threading.Barrier | None,
-                timeout: float, pressed: threading.Barrier | None = None) -> dict:
-    """One person: open the app, load data (an upload, or the bundled sample), press Train with the preset, wait
-    for the run. Returns what they saw and got."""
+                timeout: float, pressed: threading.Barrier | None = None, cpus: int | None = None) -> dict:
+    """One person: open the app, load data (an upload, or the bundled sample), press Train with the preset (and
+    `cpus` CPU threads when given), wait for the run. Returns what they saw and got."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=timeout)
@@ -107,6 +107,8 @@ def one_session(csv: bytes | None, epochs: int | None, preset: str, start: threa
     step(at, lambda a: a.selectbox(key="tf_preset").set_value(preset))
     if epochs is not None:
         step(at, lambda a: a.number_input(key="tf_epochs").set_value(epochs))
+    if cpus is not None:
+        step(at, lambda a: a.number_input(key="tf_cpus").set_value(cpus))
     if start is not None:
         start.wait()  # everybody presses Train at the same moment
     t0 = time.perf_counter()
@@ -127,16 +129,18 @@ def one_session(csv: bytes | None, epochs: int | None, preset: str, start: threa
     return dict(finished=finished and run is not None, seconds=seconds, errors=errors, queue_text=waiting,
                 metrics=run.metrics if run else None, batch_losses=run.batch_losses if run else None,
                 epochs_run=run.epochs_run if run else None, users=at.session_state["dataset"].stats["users"],
+                threads=run.threads if run else None, stop_reason=run.stop_reason if run else None,
                 exceptions=[str(e.value) for e in at.exception])
 
 
 def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, preset: str = "Quick demo",
-                 timeout: float = 600, hold_slots: bool = False, probe: bool = False) -> dict:
+                 timeout: float = 600, hold_slots: bool = False, probe: bool = False, cpus: int | None = None) -> dict:
     """N sessions in threads, all pressing Train together; their results, wall time and peak memory.
 
     hold_slots (for tests): every training slot stays busy until all N have pressed Train, so the queue they see
     does not depend on how fast this machine trains. probe: one more session (the N+1st) reruns its Train page
-    during the load; the seconds of each rerun are returned as probe_times."""
+    during the load; the seconds of each rerun are returned as probe_times. cpus: the CPU threads setting of every
+    training (None: the form's 0, an automatic share fixed when each starts; each result says its `threads`)."""
     from seqrec.training import jobs
 
     results: list[dict | None] = [None] * n
@@ -150,7 +154,7 @@ def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, pr
 
     def person(i):
         try:
-            results[i] = one_session(csv, epochs, preset, barrier, timeout, pressed)
+            results[i] = one_session(csv, epochs, preset, barrier, timeout, pressed, cpus)
         except Exception as e:  # noqa: BLE001 - a crashed session is a result to report, not a crash of the bench
             results[i] = dict(finished=False, errors=[f"{type(e).__name__}: {e}"])
             for b in (barrier, pressed):
@@ -176,6 +180,24 @@ def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, pr
             probe_thread.join(60)
     return dict(results=results, wall=wall, rss_start=mem.start, rss_peak=mem.peak, tree_rss_peak=mem.tree_peak,
                 probe_times=probe_times)
+
+
+def solo_references(crowd: list, have: dict, **session_args) -> dict:
+    """Issue 13: a solo run (alone on the server) at every thread count the crowd's runs used, {threads: result}:
+    a training's numbers depend on its thread count (fixed when it starts), so a crowd run is compared with the solo
+    run at its own count. `have`: solo results already measured, by thread count; the others are trained now, one
+    at a time, with the form's CPU threads set to that count (`session_args`: csv, epochs, preset, timeout)."""
+    refs = dict(have)
+    for t in sorted({r.get("threads") for r in crowd if r and r.get("threads")} - set(refs)):
+        refs[t] = run_sessions(1, cpus=t, **session_args)["results"][0]
+    return refs
+
+
+def same_as_solo(result: dict, refs: dict) -> bool:
+    """The session's run has the exact test metrics and every batch loss of the solo run at its thread count."""
+    ref = refs.get(result.get("threads"))
+    return bool(ref and ref.get("finished") and result.get("metrics") == ref["metrics"]
+                and result.get("batch_losses") == ref["batch_losses"])
 
 
 def rerun_probe(times: list, done: threading.Event, page: str = PAGE["train"]) -> None:

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/e2e: the session driver (never bench/)
 
-from sessions import quiet_streamlit_logs, run_sessions  # noqa: E402
+from sessions import quiet_streamlit_logs, run_sessions, same_as_solo, solo_references  # noqa: E402
 
 torch.set_num_threads(1)
 SESSIONS = 10
@@ -37,9 +37,11 @@ def test_ten_sessions_at_once_all_finish_with_the_solo_result():
     assert [r["errors"] for r in crowd] == [[]] * SESSIONS
     assert all(r["finished"] for r in crowd), "every session got its run"
     assert all(r["users"] == 150 for r in crowd), "every session trained on the data it loaded"
+    assert all(r["threads"] >= 1 for r in crowd), "every run records its thread count"
+    refs = solo_references(crowd, {solo["threads"]: solo}, csv=csv, epochs=1, timeout=120)
     for r in crowd:
-        assert r["metrics"] == solo["metrics"] and r["batch_losses"] == solo["batch_losses"], \
-            "a run trained beside 9 others must equal the same run trained alone"
+        assert same_as_solo(r, refs), "a run trained beside 9 others must equal the same run trained alone (at " \
+                                      "the same thread count)"
     # each session's page and sidebar both show its place; every session must see exactly one, its own
     places = [{t.rsplit(": ", 1)[1].split(";")[0] for t in r["queue_text"]} for r in crowd]
     assert all(len(p) == 1 for p in places), places

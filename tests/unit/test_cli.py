@@ -139,15 +139,47 @@ def test_evaluate_on_the_training_file_reproduces_the_training_metrics(after_tra
     assert out["metrics_ci95"] == trained[1]["metrics_ci95"] and out["comparison"] == trained[1]["comparison"]
 
 
+def test_train_with_several_seeds_trains_each_through_the_executor(small_csv, monkeypatch, capsys):
+    """Issue 13: every training the CLI starts goes through the executor, each of --seeds included."""
+    from seqrec.cli import main
+    from seqrec.training import executor as executor_module
+    from seqrec.training.tune import _InlineHandle
+
+    class Recording:  # trains in this process (fast), recording what was submitted to it
+        name = "local"
+
+        def __init__(self):
+            self.submitted = []
+
+        def submit(self, split, config, **opts):
+            self.submitted.append((config.seed, opts.get("name"), sorted(opts.get("baselines") or {})))
+            return _InlineHandle(split, config, **opts)
+
+    rec = Recording()
+    monkeypatch.setattr(executor_module, "get_executor", lambda ray_address=None: rec)
+    args = [a for a in FAST_TRAIN if a not in ("--seed", "3")]
+    assert main(["train", str(small_csv), *args, "--epochs", "1", "--seeds", "4", "5", "--quiet", "--name", "s",
+                 "--cpus", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(seed, name) for seed, name, _ in rec.submitted] == [(4, "s (seed 4)"), (5, "s (seed 5)")]
+    assert all(b for _, _, b in rec.submitted), "the baselines are scored once and passed to every seed's training"
+    assert out["executor"] == "local" and out["config"]["cpus"] == 1 and out["threads"] >= 1
+    assert [p["seed"] for p in out["seeds"]["per_seed"]] == [4, 5]
+
+
 @pytest.mark.slow
 def test_train_with_several_seeds_reports_mean_and_spread(repo_root, small_csv, tmp_path):
     args = [a for a in FAST_TRAIN if a not in ("--seed", "3")]
     proc = seqrec(repo_root, "train", small_csv, *args, "--epochs", "1", "--seeds", "0", "1", "--quiet",
-                  "--save", tmp_path / "run", threads=2)
+                  "--save", tmp_path / "run", "--cpus", "1", threads=2)
     assert proc.returncode == 0, proc.stderr
     out = one_json_object(proc.stdout)
     seeds = out["seeds"]
     assert seeds["values"] == [0, 1] and [p["seed"] for p in seeds["per_seed"]] == [0, 1]
+    # each seed trained in a worker process with the config's 1 thread (in this process it would have had 2)
+    assert out["executor"] == "local" and out["threads"] == 1 and [p["threads"] for p in seeds["per_seed"]] == [1, 1]
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (saved["executor"], saved["threads"]) == ("local", 1)
     assert out["config"]["seed"] == 0 and out["metrics"] == seeds["per_seed"][0]["metrics"]
     r = [p["metrics"]["recall@20"] for p in seeds["per_seed"]]
     assert seeds["mean"]["recall@20"] == pytest.approx(sum(r) / 2, abs=1e-6)
@@ -202,6 +234,8 @@ BAD_INPUTS = {
     "bad model": (["train", "{good}", "--model", "transformer"], ["--model", "transformer"]),
     "bad filter": (["stats", "{good}", "--min-user-interactions", "1"], ["at least 3"]),
     "bad device": (["train", "{good}", "--device", "banana", "--epochs", "1"], ["device", "banana"]),
+    "negative cpus": (["train", "{good}", "--cpus", "-1"], ["cpus must be a whole number between 0 and 256",
+                                                             "(got -1)"]),
     "no data given": (["train"], ["required"]),
     "unknown command": (["fly"], ["invalid choice", "fly"]),
     "tampered run": (["recommend", "{run}", "--history", "P0051"], ["weights.safetensors", "damaged"]),
@@ -244,7 +278,7 @@ HELP_MENTIONS = {
     None: ["train", "evaluate", "recommend", "stats", "gates"],
     # every flag `train --help` listed before its settings options were generated from TrainConfig (issue 12)
     "train": ["--model", "--hidden-size", "--embedding-dim", "--layers", "--dropout", "--lr", "--weight-decay",
-              "--epochs", "--batch-size", "--max-len", "--grad-clip", "--patience", "--max-minutes", "--loss",
+              "--epochs", "--batch-size", "--max-len", "--grad-clip", "--patience", "--max-minutes", "--cpus", "--loss",
               "--negatives", "--seed", "--k", "--exclude-seen", "--config", "--save", "--store", "--publish",
               "--name", "--device", "--quiet", "--user-col", "--item-col", "--time-col", "--event-col",
               "--rating-col", "--min-user-interactions", "--min-item-count", "--max-events-per-user",

@@ -3,6 +3,7 @@ deeply nested JSON is one sentence, weights too large to be real or to unpack ar
 library share one copy of their weights per process."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -85,6 +86,9 @@ BAD_FIELDS = {  # member, edit, words the sentence must contain
     "negative seconds": ("metrics.json", _set(("train_seconds",), -3), ["train_seconds"]),
     "epochs_run float": ("metrics.json", _set(("epochs_run",), 2.5), ["epochs_run"]),
     "stopped flag text": ("metrics.json", _set(("stopped_by_user",), "no"), ["stopped_by_user"]),
+    "unknown executor": ("metrics.json", _set(("executor",), "mars"), ["executor must be local or ray", "'mars'"]),
+    "threads as text": ("metrics.json", _set(("threads",), "two"), ["threads must be a whole number"]),
+    "negative threads": ("metrics.json", _set(("threads",), -1), ["threads must be a whole number"]),
     "epochs as numbers": ("curves.json", _set(("epochs",), [1, 2, 3]), ["curves.json", "epoch entry 1"]),
     "epoch metric text": ("curves.json", lambda d: d["epochs"][0].update({"recall@20": "abc"}), ["curves.json"]),
     "losses with text": ("curves.json", _set(("batch_losses",), [1.0, "nan"]), ["curves.json", "batch_losses"]),
@@ -102,7 +106,26 @@ def test_a_forged_run_file_field_is_refused_on_import_with_one_sentence(members,
         assert w in msg, (w, msg)
 
 
-@pytest.mark.parametrize("case", ["recall as garbage", "epochs as numbers", "metrics as a list"])
+def test_where_a_run_trained_and_its_threads_survive_save_bundle_and_old_files(tiny_run, tmp_path):
+    """Issue 13: the saved run and its bundle say where the training ran and with how many CPU threads; a run saved
+    before they were recorded still loads (trained locally; 0 threads = not recorded)."""
+    assert tiny_run.threads == 1 and tiny_run.executor == "local"
+    ray_run = bundle.read_bundle(bundle.bundle_bytes(dataclasses.replace(tiny_run, executor="ray", threads=4)),
+                                 name="ray.zip")
+    assert (ray_run.executor, ray_run.threads) == ("ray", 4)
+    folder = save_run(tiny_run, tmp_path / "run")
+    meta = json.loads((folder / "run.json").read_text())
+    assert (meta["executor"], meta["threads"]) == ("local", 1)
+    back = run_files.load_run(folder)
+    assert (back.executor, back.threads) == ("local", 1)
+    for key in ("executor", "threads"):
+        del meta[key]
+    (folder / "run.json").write_text(json.dumps(meta))
+    old = run_files.load_run(folder)
+    assert (old.executor, old.threads) == ("local", 0) and old.metrics == tiny_run.metrics
+
+
+@pytest.mark.parametrize("case", ["recall as garbage", "epochs as numbers", "metrics as a list", "unknown executor"])
 def test_a_run_folder_edited_after_saving_is_refused_on_load(tiny_run, tmp_path, case):
     folder = save_run(tiny_run, tmp_path / "run")
     meta = json.loads((folder / "run.json").read_text())

@@ -19,6 +19,7 @@ import torch  # noqa: E402
 
 from seqrec import TrainConfig  # noqa: E402
 from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
+from seqrec.errors import SeqrecError  # noqa: E402
 from seqrec.runs.run import train_run  # noqa: E402
 from seqrec.training import jobs  # noqa: E402
 from seqrec.training.executor import DIED, LocalExecutor, TrainingFailed  # noqa: E402
@@ -160,27 +161,56 @@ def test_a_killed_worker_is_a_failed_job_and_the_next_job_still_runs(local):
         pool.shutdown(wait=True)
 
 
-@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
-def test_running_trainings_share_the_cores_equally():
+def test_the_thread_count_is_the_configs_or_a_share_of_the_cores_fixed_at_the_start():
     ex = LocalExecutor(cores=4)
     assert [ex.share(n) for n in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
-    a = ex.submit(SPLIT, LONG, name="a")
-    ra, rb = Recorder(), Recorder()
-    ta = threading.Thread(target=a.consume, args=([ra],))
-    ta.start()
-    assert ra.first_batch.wait(60)
-    b = ex.submit(SPLIT, LONG, name="b")
-    tb = threading.Thread(target=b.consume, args=([rb],))
-    tb.start()
-    assert rb.first_batch.wait(60)
-    wait_for(lambda: 2 in a.threads_seen)
-    assert a.threads_seen[0] == 4 and b.threads_seen[0] == 2, (a.threads_seen, b.threads_seen)
-    b.stop()
-    tb.join(30)
-    wait_for(lambda: a.threads_seen[-1] == 4)  # alone again: all the cores back
-    a.stop()
-    ta.join(30)
-    assert ex.running == 0
+    assert ex.threads_for() == 4, "a lone training gets every core"
+    assert ex.threads_for(concurrent=2) == 2 and ex.threads_for(concurrent=8) == 1, "the queue's crowd is counted"
+    assert ex.threads_for(cpus=3) == 3 and ex.threads_for(cpus=3, concurrent=4) == 3, "the config's cpus wins"
+    assert ex.threads_for(cpus=64) == 4, "capped at the machine's cores"
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_a_trainings_threads_are_fixed_when_it_starts_and_never_re_shared():
+    ex = LocalExecutor(cores=4)
+    try:
+        a = ex.submit(SPLIT, LONG, name="a")
+        ra, rb = Recorder(), Recorder()
+        ta = threading.Thread(target=a.consume, args=([ra],))
+        ta.start()
+        assert ra.first_batch.wait(60)
+        b = ex.submit(SPLIT, LONG, name="b")
+        tb = threading.Thread(target=b.consume, args=([rb],))
+        tb.start()
+        assert rb.first_batch.wait(60)
+        n = len(ra.batches)
+        wait_for(lambda: len(ra.batches) > n + 3)  # a trains on while b runs
+        b.stop()
+        tb.join(30)
+        n = len(ra.batches)
+        wait_for(lambda: len(ra.batches) > n + 3)  # ... and after b ended
+        a.stop()
+        ta.join(30)
+        assert (a.threads, b.threads) == (4, 2), "alone: every core; beside a: half of them"
+        assert a.threads_seen == [4] and b.threads_seen == [2], "never changed during a training"
+        assert ex.running == 0
+    finally:
+        ex.shutdown()
+
+
+def test_the_same_config_and_seed_at_the_same_thread_count_gives_identical_runs(local):
+    """Issue 13: a training's numbers depend on its thread count (float sums), so the count is fixed when it
+    starts, recorded in the run, and two trainings of one config and seed at one count are identical."""
+    config = QUICK.replace(cpus=2)
+    first = local.submit(SPLIT, config, name="one").result()
+    wait_for(lambda: local.idle >= 1, 30)
+    second = local.submit(SPLIT, config, name="two").result()
+    assert first.threads == second.threads == 2
+    assert first.batch_losses == second.batch_losses and first.metrics == second.metrics
+    assert untimed(first.epochs) == untimed(second.epochs)
+    assert first.summary()["threads"] == 2 and first.summary()["executor"] == "local"
+    alone = local.submit(SPLIT, QUICK, name="auto").result()
+    assert alone.threads == local.cores, "cpus 0: a lone training gets every core, and says so"
 
 
 def test_a_failure_in_the_worker_is_one_sentence(local):
@@ -200,6 +230,26 @@ def test_jobs_go_through_the_executor_and_record_it():
         assert job.snapshot().epoch_metrics and job.snapshot().batch_losses == job.run.batch_losses
     finally:
         pool.shutdown(wait=True)
+
+
+def test_the_pages_one_click_demo_runs_train_through_the_executor(local, small_dataset, monkeypatch):
+    """Issue 13: every training the product starts goes through the executor, the Inside and Why pages' one-click
+    demo runs included (they used to train inside the page's script run, in the server process)."""
+    from seqrec.inspect.gates import quick_demo_runs
+    from seqrec.training import executor as executor_module
+
+    submitted = []
+
+    class Spy:
+        def submit(self, split, config, **opts):
+            submitted.append((config.model, opts["name"]))
+            return local.submit(split, config, **opts)
+
+    monkeypatch.setattr(executor_module, "get_executor", lambda ray_address=None: Spy())
+    (run,) = quick_demo_runs(small_dataset, ("gru",))
+    assert submitted == [("gru", "GRU quick demo")]
+    assert run.executor == "local" and run.threads >= 1 and run.dataset == small_dataset.run_info()
+    assert run.metrics and run.baselines, "test metrics and the dataset's baselines, as before"
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -224,11 +274,24 @@ def ray_executor():
 @pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
 def test_ray_trains_the_same_run_as_a_local_worker(ray_executor, local):
     rec = Recorder()
-    run = ray_executor.submit(SPLIT, QUICK, name="on-ray").consume([rec])
-    ref = local.submit(SPLIT, QUICK, name="on-ray").result()
+    config = QUICK.replace(cpus=1)  # the same thread count on both: the same numbers
+    run = ray_executor.submit(SPLIT, config, name="on-ray").consume([rec])
+    ref = local.submit(SPLIT, config, name="on-ray").result()
     assert run.executor == "ray" and run.summary()["executor"] == "ray"
+    assert run.threads == ref.threads == 1
     assert run.metrics == ref.metrics and run.batch_losses == ref.batch_losses
     assert [e.epoch for e in rec.epochs] == [1, 2] and len(rec.batches) == len(run.batch_losses)
+
+
+@pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
+def test_ray_cpus_per_task_come_from_the_config(ray_executor):
+    assert ray_executor.cpus == 1, "the fixture's default (SEQREC_RAY_CPUS when the config says 0)"
+    handle = ray_executor.submit(SPLIT, QUICK.replace(cpus=2), name="two-cpus")
+    run = handle.result()
+    assert handle.threads == 2 and handle.threads_seen == [2] and run.threads == 2 and run.executor == "ray"
+    assert ray_executor.submit(SPLIT, QUICK, name="default-cpus").result().threads == 1
+    with pytest.raises(SeqrecError, match="asks for 3 CPUs per task .* largest machine of the Ray cluster has 2"):
+        ray_executor.submit(SPLIT, QUICK.replace(cpus=3))  # would wait in Ray's queue forever
 
 
 @pytest.mark.slow  # two or more worker processes (or a local Ray): 20-60 s on a busy 2-core machine
