@@ -103,3 +103,12 @@ def trained_runs(sample_split, sample_baselines):
 @pytest.fixture(scope="session")
 def gru_run(trained_runs):
     return trained_runs["gru"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty run library of this test's own (SEQREC_HOME), never the repo's .seqrec/ or another test's."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("SEQREC_HOME", str(path))
+    return path
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from studio.nav import PAGE
-from tests.cli_checks import ROOT, SAMPLE
+from tests.helpers import ROOT, SAMPLE
 
 
 # ------------------------------------------------------------------------------------------------------------------

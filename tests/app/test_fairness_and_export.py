@@ -23,9 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQREC_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
 
 
 def test_the_server_cap_lowers_long_or_unlimited_trainings_and_says_so(monkeypatch):

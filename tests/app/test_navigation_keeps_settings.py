@@ -19,9 +19,9 @@ import torch  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetStates  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from seqrec import TrainConfig, train_run  # noqa: E402
-from seqrec.data.dataset import sample_dataset  # noqa: E402
+from seqrec import TrainConfig  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
+from tests.helpers import train_on_sample  # noqa: E402
 
 torch.set_num_threads(1)
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -33,16 +33,12 @@ CHANGED = {"tf_embedding_dim": 24, "tf_hidden_size": 96, "tf_layers": 2, "tf_dro
 OTHER_PAGES = [k for k in PAGE if k != "train"]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQREC_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
 
 
 @pytest.fixture(scope="module")
 def sample_run():
-    ds = sample_dataset()
-    return train_run(ds.split, TINY, name="tiny", baselines=ds.baseline_metrics(TINY.ks, False),
-                     dataset=ds.run_info())
+    return train_on_sample(TINY)
 
 
 def browse(at: AppTest, page: str) -> AppTest:

@@ -14,11 +14,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from seqrec import TrainConfig, train_run  # noqa: E402
-from seqrec.data.dataset import sample_dataset  # noqa: E402
+from seqrec import TrainConfig  # noqa: E402
 from seqrec.runs.store import RunStore  # noqa: E402
 from studio.state import SESSION_ID  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
+from tests.helpers import train_on_sample  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -28,18 +28,13 @@ ALICE, BOB = "a" * 32, "b" * 32
 TINY = TrainConfig(embedding_dim=16, hidden_size=16, dropout=0.0, batch_size=256, epochs=1, patience=0, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQREC_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
 
 
 @pytest.fixture(scope="module")
 def sample_run():
     """A tiny run on the bundled sample, i.e. on the data the app starts with (same fingerprint)."""
-    ds = sample_dataset()
-    return train_run(ds.split, TINY, name="tiny", baselines=ds.baseline_metrics(TINY.ks, False),
-                     dataset=ds.run_info())
+    return train_on_sample(TINY)
 
 
 def copy_of(run, **changes):

@@ -18,7 +18,7 @@ import seqrec
 from seqrec import SeqrecError, load_run, save_run
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.runs import files as run_files
-from tests.cli_checks import ROOT, SAMPLE, TINY, assert_one_error_line, cli
+from tests.helpers import ROOT, SAMPLE, TINY, assert_one_error_line, cli
 
 
 # ------------------------------------------------------------------------------------------------------------------

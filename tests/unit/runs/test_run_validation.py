@@ -18,28 +18,23 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from seqrec import SeqrecError, TrainConfig, save_run, train_run  # noqa: E402
+from seqrec import SeqrecError, TrainConfig, save_run  # noqa: E402
 from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.data.dataset import sample_dataset  # noqa: E402
 from seqrec.runs import bundle, files as run_files  # noqa: E402
 from seqrec.runs.store import RunStore  # noqa: E402
+from tests.helpers import train_on_sample  # noqa: E402
 
 torch.set_num_threads(1)
 TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=2, batch_size=256, patience=0, seed=3)
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQREC_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
 
 
 @pytest.fixture(scope="module")
 def tiny_run():
-    ds = sample_dataset()
-    return train_run(ds.split, TINY, name="tiny", baselines=ds.baseline_metrics(TINY.ks, False),
-                     dataset=ds.run_info())
+    return train_on_sample(TINY)
 
 
 @pytest.fixture(scope="module")

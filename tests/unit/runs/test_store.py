@@ -36,12 +36,7 @@ TINY_FLAGS = ["--embedding-dim", "16", "--hidden-size", "16", "--dropout", "0", 
               "--patience", "0", "--seed", "7"]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    """Every test gets its own empty library (never the repo's .seqrec/)."""
-    path = tmp_path / "home"
-    monkeypatch.setenv("SEQREC_HOME", str(path))
-    return path
+pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from seqrec.model.recurrent import SeqRecModel
 from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
     window_counts
 from seqrec.training.loop import training_windows
-from tests.cli_checks import MB, ROOT, SAMPLE, TINY, assert_one_error_line, cli
+from tests.helpers import MB, ROOT, SAMPLE, TINY, assert_one_error_line, cli
 
 
 # ------------------------------------------------------------------------------------------------------------------

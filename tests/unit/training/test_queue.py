@@ -11,7 +11,7 @@ import torch
 from seqrec import SeqrecError, runtime
 from seqrec.data.split import ItemVocab, SplitData
 from seqrec.training import jobs
-from tests.cli_checks import TINY
+from tests.helpers import TINY
 
 
 def synthetic_split(n_items: int, n_users: int, length: int) -> SplitData:

@@ -1,6 +1,6 @@
-"""What the reliability tests share: the sample file, a tiny fast config, the CLI run in-process, and the check that
-a refusal is one sentence on stderr with exit 2 (never a traceback). Importing it pins torch to one thread, as these
-tests were measured with."""
+"""What several test files share: the sample file, a tiny fast config, a run trained on the bundled sample, the CLI
+run in-process, and the check that a refusal is one sentence on stderr with exit 2 (never a traceback). Importing it
+pins torch to one thread, as these tests were measured with."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from seqrec import TrainConfig  # noqa: E402
+from seqrec import TrainConfig, train_run  # noqa: E402
 from seqrec.cli import main as cli_main  # noqa: E402
+from seqrec.data.dataset import sample_dataset  # noqa: E402
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +35,10 @@ def assert_one_error_line(code: int, err: str, *words: str) -> None:
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
     for w in words:
         assert w in err, (w, err)
+
+
+def train_on_sample(config: TrainConfig, name: str = "tiny"):
+    """A run trained on the bundled sample (the data the app opens with, same fingerprint), with its baselines."""
+    ds = sample_dataset()
+    return train_run(ds.split, config, name=name, baselines=ds.baseline_metrics(config.ks, False),
+                     dataset=ds.run_info())
