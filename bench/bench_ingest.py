@@ -5,12 +5,14 @@ of the same file, measured in the same run (interleaved, median of N), plus peak
     python bench/bench_ingest.py --rows 200000 --rounds 3 --profile
 
 Prints one JSON object; `ratio` is seqrec's time over read_csv's (the target is <= 2), `peak_over_table` the peak
-traced memory of the seqrec side over the memory of the parsed table (the target is < 3).
+traced memory of the seqrec side over the memory of the parsed table (the target is < 3). Resident memory (Arrow's
+buffers included) is reported beside it for seqrec and for the bare read_csv, each in a fresh process.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,9 +29,9 @@ from seqrec.data.prepare import load_interactions  # noqa: E402
 from seqrec.data.split import leave_last_out  # noqa: E402
 
 
-def million_row_csv(folder: Path, rows: int) -> Path:
-    """20,000 users, 40,000 items (Zipf popularity), epoch-second times, rows in random order, string IDs: the
-    same file as bench/run.py's ingest section."""
+def million_row_csv(folder: Path, rows: int = 1_000_000) -> Path:
+    """A 1,000,000-row interaction export: 20,000 users, 40,000 items (Zipf popularity), epoch-second times, rows
+    in random order (as exports often are), string IDs. bench/run.py's ingest section uses this file too."""
     path = folder / f"interactions_{rows}.csv"
     if path.exists():
         return path
@@ -47,6 +49,31 @@ def ours(path: Path):
     return data, leave_last_out(data)
 
 
+def interleaved(path: Path, rounds: int) -> dict:
+    """Bare `pandas.read_csv` and seqrec's load + split of the same file, alternated `rounds` times after a warm-up
+    of each (page cache, lazy imports): medians, the per-round ratios, and the load-only part of seqrec's time."""
+    pd.read_csv(path)
+    ours(path)
+    bare, mine, load = [], [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        pd.read_csv(path)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        data = load_interactions(path)
+        load.append(time.perf_counter() - t)
+        split = leave_last_out(data)
+        mine.append(time.perf_counter() - t)
+        del data, split
+    data, split = ours(path)
+    b, o = statistics.median(bare), statistics.median(mine)
+    return {"rows": data.raw_rows, "file_mb": round(path.stat().st_size / 2**20, 1), "users": len(split.users),
+            "items": split.n_items, "pandas_read_csv_s": round(b, 3), "seqrec_s": round(o, 3),
+            "seqrec_load_validate_s": round(statistics.median(load), 3), "ratio": round(o / b, 2),
+            "ratios": [round(x / y, 2) for x, y in zip(mine, bare)],
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -60,20 +87,13 @@ def main() -> None:
     table = pd.read_csv(path)  # also warms the page cache
     table_bytes = int(table.memory_usage(deep=True).sum())
     del table
-    ours(path)  # warm imports (pyarrow, charset detection are imported lazily)
-    bare, mine = [], []
-    for _ in range(a.rounds):
-        t = time.perf_counter()
-        pd.read_csv(path)
-        bare.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        data, split = ours(path)
-        mine.append(time.perf_counter() - t)
+    out = interleaved(path, a.rounds)
     tracemalloc.start()
     ours(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     rss = peak_rss_mb(path)
+    rss_bare = peak_rss_mb(path, "pd.read_csv(%r)")
     if a.profile:
         import cProfile
         import pstats
@@ -83,25 +103,24 @@ def main() -> None:
         ours(path)
         prof.disable()
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-    b, o = statistics.median(bare), statistics.median(mine)
-    print(json.dumps({"rows": a.rows, "file_mb": round(path.stat().st_size / 2**20, 1), "users": len(split.users),
-                      "items": split.n_items, "pandas_read_csv_s": round(b, 3), "seqrec_s": round(o, 3),
-                      "ratio": round(o / b, 2), "ratios": [round(x / y, 2) for x, y in zip(mine, bare)],
-                      "parsed_table_mb": round(table_bytes / 2**20, 1), "peak_traced_mb": round(peak / 2**20, 1),
-                      "peak_over_table": round(peak / table_bytes, 2),
-                      "peak_rss_growth_mb": rss, "rss_growth_over_table": round(rss * 2**20 / table_bytes, 2)},
-                     indent=1))
+    out.update({"parsed_table_mb": round(table_bytes / 2**20, 1), "peak_traced_mb": round(peak / 2**20, 1),
+                "peak_over_table": round(peak / table_bytes, 2), "peak_rss_growth_mb": rss,
+                "rss_growth_over_table": round(rss * 2**20 / table_bytes, 2), "bare_read_csv_rss_growth_mb": rss_bare})
+    print(json.dumps(out, indent=1))
 
 
-def peak_rss_mb(path: Path) -> float:
-    """Peak resident memory growth (MB) of one load + split in a fresh process (Arrow's allocations included,
-    which tracemalloc does not see): ru_maxrss after it minus the resident size once everything is imported."""
-    code = ("import resource, sys; sys.path.insert(0, %r); import bench_ingest as b, pyarrow.csv, pyarrow.compute;"
+def peak_rss_mb(path: Path, what: str = "b.ours(Path(%r))") -> float:
+    """Peak resident memory growth (MB) of one load + split (or of `what`, e.g. a bare read_csv) in a fresh process
+    (Arrow's allocations included, which tracemalloc does not see): the process's high-water mark after it (VmHWM,
+    reset once everything is imported) minus the resident size then. Not ru_maxrss: Linux carries that over from
+    the parent across fork and exec, so it would report the benchmark's own size."""
+    code = ("import sys; sys.path.insert(0, %r); import bench_ingest as b, pyarrow.csv, pyarrow.compute;"
             "from pathlib import Path; import pandas as pd;"
-            "before = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20;"
-            "b.ours(Path(%r));"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)") % (
-        str(Path(__file__).resolve().parent), str(path))
+            "status = lambda key: float([l.split()[1] for l in open('/proc/self/status') if l.startswith(key)][0]);"
+            "open('/proc/self/clear_refs', 'w').write('5');"
+            "before = status('VmRSS:');"
+            + what + ";"
+            "print((status('VmHWM:') - before) / 1024)") % (str(Path(__file__).resolve().parent), str(path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(float(out.stdout.strip().splitlines()[-1]), 1)
 

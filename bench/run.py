@@ -282,40 +282,11 @@ def bench_output(quick: bool, tmp: Path) -> dict:
 # 4. ingest
 # ------------------------------------------------------------------------------------------------------------------
 
-def million_row_csv(folder: Path, rows: int = 1_000_000) -> Path:
-    """A 1,000,000-row interaction export: 20,000 users, 40,000 items (Zipf popularity), epoch-second times, rows
-    in random order (as exports often are), string IDs."""
-    path = folder / f"interactions_{rows}.csv"
-    if path.exists():
-        return path
-    rng = np.random.default_rng(0)
-    users = rng.integers(0, 20_000, rows)
-    items = (rng.zipf(1.3, rows) - 1) % 40_000
-    times = 1_600_000_000 + rng.integers(0, 365 * 86400, rows)
-    pd.DataFrame({"user_id": np.char.add("U", users.astype(str)), "item_id": np.char.add("I", items.astype(str)),
-                  "timestamp": times}).to_csv(path, index=False)
-    return path
-
-
 def bench_ingest(quick: bool, tmp: Path) -> dict:
-    path = million_row_csv(tmp)
-    pd.read_csv(path)  # warm the page cache
-    bare, ours, parts = [], [], []
-    for _ in range(2 if quick else 3):
-        t = time.perf_counter()
-        pd.read_csv(path)
-        bare.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        data = load_interactions(path)
-        t_load = time.perf_counter() - t
-        split = leave_last_out(data)
-        ours.append(time.perf_counter() - t)
-        parts.append(t_load)
-    b, o = statistics.median(bare), statistics.median(ours)
-    return {"rows": 1_000_000, "file_mb": round(path.stat().st_size / 2**20, 1), "users": len(split.users),
-            "items": split.n_items, "pandas_read_csv_s": round(b, 3), "seqrec_s": round(o, 3),
-            "seqrec_load_validate_s": round(statistics.median(parts), 3), "ratio": round(o / b, 2),
-            "ratios": [round(x / y, 2) for x, y in zip(ours, bare)]}
+    """bench/bench_ingest.py's file and interleaved timing (one copy of both, shared with that script)."""
+    from bench_ingest import interleaved, million_row_csv
+
+    return interleaved(million_row_csv(tmp), 2 if quick else 3)
 
 
 # ------------------------------------------------------------------------------------------------------------------

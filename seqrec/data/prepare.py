@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import re
+import sys
+import threading
 
 import numpy as np
 import pandas as pd
 
 from seqrec.data.columns import ColumnMap, resolve_columns
 from seqrec.data.read import Source, read_tables, source_name
-from seqrec.data.times import quoted, try_parse_times
+from seqrec.data.times import arrow_numbers, quoted, try_parse_times
 from seqrec.errors import SeqrecError
 
 MAX_ID_CHARS = 10_000  # longer "IDs" are a broken delimiter or quote swallowing the rest of the file
@@ -105,6 +107,22 @@ def _date_seconds(value: str, end: bool = False) -> float | None:
 
 
 @dataclass
+class CodedLog:
+    """The integer codes prepare sorted `df` by, kept so that the split groups and numbers the items without
+    hashing a million strings again: the users (in the log's order) and the row each starts at, and each row's
+    item as a code into `item_ids`. Valid only for the very frame it was made with (`matches`)."""
+
+    df: pd.DataFrame
+    users: np.ndarray  # object: one per user, in the log's order
+    starts: np.ndarray  # int: the first row of each user
+    items: np.ndarray  # int: each row's item, a position in item_ids
+    item_ids: np.ndarray  # object
+
+    def matches(self, df: pd.DataFrame) -> bool:
+        return df is self.df and len(df) == len(self.items)
+
+
+@dataclass
 class Interactions:
     """A validated, filtered log sorted by user then time (ties in file order).
 
@@ -119,6 +137,7 @@ class Interactions:
     notes: list[str] = field(default_factory=list)
     dropped_rows: dict = field(default_factory=dict)  # column -> rows removed because that value was empty
     sessions: int | None = None  # sessions kept, when the histories were cut into sessions
+    coded: "CodedLog | None" = field(default=None, repr=False, compare=False)  # set by prepare, read by the split
 
     @property
     def n_users(self) -> int:
@@ -131,14 +150,44 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.df)
 
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(values) as (codes, uniques as an object array): codes in order of first appearance, -1 where the
+    value is missing. Arrow-backed strings (what the reader gives) are encoded by Arrow directly, without pandas'
+    copies of the codes, and the codes stay int32 (half the memory)."""
+    data = getattr(values.array, "_pa_array", None)
+    if data is not None and len(data):
+        try:
+            # pyarrow is what made `data` above; imported here like the readers' optional fast paths
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
+                encoded = pc.dictionary_encode(data, null_encoding="mask")
+                chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+                if chunks:
+                    # Arrow codes all chunks against one dictionary (checked: else the pandas way below)
+                    dictionary = chunks[-1].dictionary
+                    if all(c.dictionary.equals(dictionary) for c in chunks):
+                        codes = [(c.indices.fill_null(-1) if c.indices.null_count else c.indices)
+                                 .to_numpy(zero_copy_only=False) for c in chunks]
+                        return (codes[0] if len(codes) == 1 else np.concatenate(codes),
+                                dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False))
+        except Exception:  # an Arrow version without these: pandas' way below gives the same codes
+            pass
+    codes, uniq = pd.factorize(values)
+    return codes, np.asarray(uniq, dtype=object)
+
+
 class _Ids:
     """One ID column as integer codes into its distinct values (the checks run on the few distinct values, not on
     the million rows). codes[i] == -1 where the cell is empty or a missing-value word."""
 
     def __init__(self, values: pd.Series):
-        codes, uniq = pd.factorize(values)
-        self.uniques = np.asarray(uniq, dtype=object)
-        self.token = np.isin(self.uniques, MISSING_ID_TOKENS) if len(self.uniques) else np.zeros(0, dtype=bool)
+        codes, self.uniques = _factorize(values)
+        # a hash lookup per distinct value (np.isin would sort the object array)
+        self.token = pd.Index(self.uniques, dtype=object).isin(MISSING_ID_TOKENS) if len(self.uniques) \
+            else np.zeros(0, dtype=bool)
         self.empty = codes < 0
         if self.token.any():
             codes = np.where(self.empty, -1, np.where(self.token[np.maximum(codes, 0)], -1, codes))
@@ -157,8 +206,8 @@ def _id_problem(ids: _Ids, keep: np.ndarray, index: pd.Index, role: str, column:
         else:
             what = f"the {role} column '{column}' is empty on every row ({len(ids.codes):,} rows)"
         return what, "choose the right column or fill it in"
-    lengths = np.fromiter((len(v) for v in ids.uniques), dtype=np.int64, count=len(ids.uniques))
-    if len(lengths) and lengths.max() > MAX_ID_CHARS:
+    if len(ids.uniques) and max(map(len, ids.uniques)) > MAX_ID_CHARS:
+        lengths = np.fromiter(map(len, ids.uniques), dtype=np.int64, count=len(ids.uniques))
         long_value = (lengths > MAX_ID_CHARS) & ~ids.token
         bad_rows = np.flatnonzero(long_value[np.maximum(ids.codes, 0)] & ~ids.missing & keep)
         if len(bad_rows):
@@ -188,6 +237,53 @@ def _integer_ids(ids: _Ids, used: np.ndarray, role: str, notes: list) -> None:
     ids.codes = np.where(ids.codes < 0, -1, merged[np.maximum(ids.codes, 0)])
 
 
+PARALLEL_ROWS = 200_000  # from this size the item column and the times are read in a second thread
+
+
+def _code_columns(df: pd.DataFrame, columns: ColumnMap) -> tuple[dict, pd.Series | None]:
+    """The user and item columns as integer codes ({role: _Ids}), and the time column as numbers when Arrow reads
+    them all (else None: try_parse_times does the rest). Arrow's hashing and casting run without the GIL, so on a
+    big log the item column and the times are done in a second thread while this one codes the users."""
+    out: dict = {}
+
+    def items_and_times():
+        out["item"] = _Ids(df[columns.item])
+        out["numbers"] = arrow_numbers(df[columns.time])
+
+    if len(df) < PARALLEL_ROWS:
+        items_and_times()
+        return {"user": _Ids(df[columns.user]), "item": out["item"]}, out["numbers"]
+    failed: list = []
+
+    def run():
+        try:
+            items_and_times()
+        except BaseException as e:  # raised again below, in the caller's thread
+            failed.append(e)
+
+    worker = threading.Thread(target=run, name="seqrec-prepare", daemon=True)
+    worker.start()
+    try:
+        user = _Ids(df[columns.user])
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
+    return {"user": user, "item": out["item"]}, out["numbers"]
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow freed (the column codes' and casts' temporaries) back to the system: its allocator keeps
+    it otherwise, where the NumPy arrays of the sort cannot reuse it (about 50 MB less peak memory for a million rows,
+    in under a millisecond)."""
+    pa = sys.modules.get("pyarrow")  # only when something already used Arrow
+    if pa is not None:
+        try:
+            pa.default_memory_pool().release_unused()
+        except Exception:  # an old pyarrow without it: only the memory stays cached
+            pass
+
+
 def _problems_message(problems: list[tuple[str, str]], name: str) -> str:
     """One sentence for one problem or several (each named, then one fix)."""
     if len(problems) == 1:
@@ -197,25 +293,55 @@ def _problems_message(problems: list[tuple[str, str]], name: str) -> str:
             + "; fix these rows or choose other columns, then try again.")
 
 
-def _user_time_order(user_rank: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Row positions sorted by user (in the users' string order), then time, ties in file order. Whole-number times
-    (epoch seconds, ordering numbers) go into one int64 key (user, time, position) that a single unstable sort
-    orders exactly as the stable sort would; otherwise a stable sort on time, then a stable one on the user."""
+def _user_time_order(user_rank: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by user (in the users' string order), then time, ties in file order: (row positions, their user
+    ranks, their times). The user, the time and the position go into one int64 key whose plain sort orders exactly
+    as the stable sort would (the keys are distinct), and the sorted key itself gives positions and users without
+    gathering. Whole-number times (epoch seconds, ordering numbers) go into the key as they are; others (fractions
+    of seconds, e.g. millisecond times) as their rank among the distinct times. Logs too big for one key get a
+    stable sort on time, then a stable one on the user."""
     n = len(times)
     if n:
         lo, hi = float(times.min()), float(times.max())
         span = hi - lo + 1
         users = int(user_rank.max()) + 1
-        if span * users * n < 2**62 and np.array_equal(times, np.floor(times)):
-            key = user_rank.astype(np.int64) * int(span) + (times - lo).astype(np.int64)
-            key *= n
-            key += np.arange(n, dtype=np.int64)
-            return np.argsort(key)
+        bits = max(1, (n - 1).bit_length())
+        if span * users * 2.0**bits < 2**62 and np.array_equal(times, np.floor(times)):
+            order, u, offset = _packed_order(user_rank, (times - lo).astype(np.int64), int(span), bits)
+            if 0 < lo and hi < 2**53:  # lo + offset is the time exactly (whole numbers; no -0.0 to keep)
+                t = offset.astype(np.float64)
+                t += lo
+            else:
+                t = times[order]
+            return order, u, t
+        if float(n) * users * 2.0**bits < 2**62:
+            by_time = np.argsort(times)  # equal times get equal ranks, so this sort need not be stable
+            ordered = times[by_time]
+            dense = np.empty(n, dtype=np.int64)
+            dense[by_time] = np.cumsum(np.concatenate([[False], ordered[1:] != ordered[:-1]]))
+            order, u, _ = _packed_order(user_rank, dense, int(dense.max()) + 1, bits)
+            return order, u, times[order]
     by_time = np.argsort(times, kind="stable")
     ranks = user_rank[by_time]
     if len(ranks) and ranks.max() < 2**16:
         ranks = ranks.astype(np.uint16)
-    return by_time[np.argsort(ranks, kind="stable")]
+    order = by_time[np.argsort(ranks, kind="stable")]
+    return order, user_rank[order], times[order]
+
+
+def _packed_order(user_rank: np.ndarray, offset: np.ndarray, span: int, bits: int):
+    """Sort by (user rank, offset, position) through one int64 key (offset in [0, span), position in `bits` bits):
+    (positions, user ranks, offsets) in that order. `offset` is used up (it becomes the key)."""
+    key = offset
+    key += user_rank.astype(np.int64) * span
+    key <<= bits
+    key |= np.arange(len(key), dtype=np.int64)
+    key.sort()
+    order = key & ((1 << bits) - 1)
+    key >>= bits
+    u = key // span
+    key -= u * span
+    return order, u, key
 
 
 def _duplicates(u: np.ndarray, t: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
@@ -231,20 +357,20 @@ def _duplicates(u: np.ndarray, t: np.ndarray, others: list[np.ndarray]) -> np.nd
     in_run[1:] |= same
     in_run[:-1] |= same
     rows = np.flatnonzero(in_run)
-    run_id = np.cumsum(np.concatenate([[True], ~same]))[rows]
+    run_id = np.cumsum((rows == 0) | ~same[np.maximum(rows - 1, 0)])  # a run starts where a row differs from the last
     frame = pd.DataFrame({"run": run_id, **{f"c{k}": o[rows] for k, o in enumerate(others)}})
     dup[rows] = frame.duplicated().to_numpy()
     return dup
 
 
-def _require_sequences(item_codes: np.ndarray, user_codes: np.ndarray, item_names: np.ndarray, name: str) -> None:
+def _require_sequences(item_codes: np.ndarray, user_counts: np.ndarray, item_names: np.ndarray, name: str) -> None:
     """Refuse data that can never train, whatever the filters: one item (nothing to rank) or users who all have
-    fewer events than a train / validation / test split needs."""
+    fewer events than a train / validation / test split needs (`user_counts`: events per user)."""
     if len(item_codes) and (item_codes == item_codes[0]).all():
         raise SeqrecError(f"{name} has only one distinct item ({quoted(item_names[item_codes[0]])}), so there is "
                           f"nothing to rank; a recommender needs at least 2 different items (ideally hundreds), so "
                           f"check that the item column is the right one.")
-    longest = int(np.bincount(user_codes).max())
+    longest = int(user_counts.max())
     if longest < 3:
         have = "only one interaction per user" if longest == 1 else f"at most {longest} interactions per user"
         raise SeqrecError(f"{name} has {have}, but a next-item model needs at least 3 per user (one to learn from, "
@@ -266,7 +392,7 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     notes = list(df.attrs.get("notes", []))
     problems = []
     # rows with an empty user, item or time are dropped (counted per column); a column empty everywhere is refused
-    ids = {role: _Ids(df[getattr(columns, role)]) for role in ("user", "item")}
+    ids, time_numbers = _code_columns(df, columns)
     time_missing = df[columns.time].isna().to_numpy()
     gaps, keep = {}, np.ones(raw_rows, dtype=bool)
     for role, miss in (("user", ids["user"].missing), ("item", ids["item"].missing), ("time", time_missing)):
@@ -284,7 +410,10 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     def kept(col: str) -> pd.Series:
         return df[col] if every else df[col][keep]
 
-    times, is_dt, time_problem = try_parse_times(kept(columns.time), columns.time, row_offset)
+    times, is_dt, time_problem = try_parse_times(kept(columns.time), columns.time, row_offset,
+                                                 time_numbers if every else None)
+    del time_numbers
+    _release_arrow_memory()
     if time_problem:
         problems.append(time_problem)
     rating = None
@@ -342,8 +471,11 @@ def _build(df, columns, filters, name, training, ids, keep, every, times, is_dt,
     """The validated rows -> the filtered, sorted log (every step on integer codes and positions)."""
     users, items = ids["user"], ids["item"]
     for role, i in (("user", users), ("item", items)):
-        used = np.zeros(len(i.uniques), dtype=bool)
-        used[i.codes[keep & (i.codes >= 0)]] = True
+        if every:  # every value that is not a missing-value word is on some kept row
+            used = ~i.token
+        else:
+            used = np.zeros(len(i.uniques), dtype=bool)
+            used[i.codes[keep & (i.codes >= 0)]] = True
         _integer_ids(i, used, role, notes)
     uc = users.codes if every else users.codes[keep]
     ic = items.codes if every else items.codes[keep]
@@ -362,21 +494,28 @@ def _build(df, columns, filters, name, training, ids, keep, every, times, is_dt,
         mask = ok if mask is None else mask & ok
         span = f"from {filters.date_from} " * bool(filters.date_from) + f"to {filters.date_to}" * bool(filters.date_to)
         notes.append(f"kept events {span.strip()} ({int(ok.sum()):,} of {len(ok):,})")
-    pos = np.arange(len(uc)) if mask is None else np.flatnonzero(mask)
-    if not len(pos):
-        _require_rows(pos, "no row meets the row conditions and date range; loosen them")
+    if not len(uc) or (mask is not None and not mask.any()):
+        _require_rows([], "no row meets the row conditions and date range; loosen them")
     # users ranked in their string order, so the log is sorted by user as text, then time, ties in file order
-    rank = np.empty(len(users.uniques), dtype=np.int64)
-    rank[np.argsort(users.uniques.astype(str), kind="stable")] = np.arange(len(users.uniques))
-    pos = pos[_user_time_order(rank[uc[pos]], times[pos])]
-    u, i, t = rank[uc[pos]], ic[pos], times[pos]
+    rank = np.empty(len(users.uniques), dtype=np.int32 if len(users.uniques) < 2**31 else np.int64)
+    rank[_string_order(users.uniques)] = np.arange(len(users.uniques))
+    if mask is None:  # the usual case: every row, so no copies of the columns
+        ur, tt = rank[uc], times
+    else:
+        pos = np.flatnonzero(mask)
+        ur, tt = rank[uc[pos]], times[pos]
+    order, u, t = _user_time_order(ur, tt)
+    del ur, tt
+    pos = order if mask is None else pos[order]
+    i = ic[pos]
     others = [i] + ([event[pos]] if event is not None else []) + ([rating[pos]] if rating is not None else [])
     dup = _duplicates(u, t, others)
     if dup.any():
         pos, u, i, t = pos[~dup], u[~dup], i[~dup], t[~dup]
         notes.append(f"removed {int(dup.sum()):,} exact duplicate row(s) (same user, item and time as an earlier row)")
+    user_counts, counted = np.bincount(u, minlength=len(rank)), len(u)  # events per user (rank)
     if training:
-        _require_sequences(i, u, items.uniques, name)
+        _require_sequences(i, user_counts, items.uniques, name)
     row_mask = None
     if filters.event_types:
         keep_types = set(map(str, filters.event_types))
@@ -392,43 +531,75 @@ def _build(df, columns, filters, name, training, ids, keep, every, times, is_dt,
                                             f"rating filter")
         row_mask = both
     if row_mask is not None:
-        pos, u, i, t = pos[row_mask], u[row_mask], i[row_mask], t[row_mask]
+        pos, u, i, t = _rows(row_mask, pos, u, i, t)
     if filters.remove_repeats and len(u) > 1:
         ok = np.concatenate([[True], ~((u[1:] == u[:-1]) & (i[1:] == i[:-1]))])
-        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+        pos, u, i, t = _rows(ok, pos, u, i, t)
     n_sessions = None
     if filters.session_gap_minutes is not None:
         ok, n_sessions = _cut_sessions(u, t, filters, is_dt, notes)
-        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+        pos, u, i, t = _rows(ok, pos, u, i, t)
     if filters.max_events_per_user:
         ends = np.flatnonzero(np.concatenate([u[1:] != u[:-1], [True]]))  # last row of each user
         run_end = np.repeat(ends, np.diff(np.concatenate([[-1], ends])))
         ok = (run_end - np.arange(len(u))) < filters.max_events_per_user
-        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+        pos, u, i, t = _rows(ok, pos, u, i, t)
     if filters.min_item_count > 1:
         ok = np.bincount(i, minlength=len(items.uniques))[i] >= filters.min_item_count
-        pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+        pos, u, i, t = _rows(ok, pos, u, i, t)
         _require_rows(pos, f"no item occurs at least {filters.min_item_count} times; lower the minimum item count")
-    ok = np.bincount(u, minlength=len(rank))[u] >= filters.min_user_interactions
-    pos, u, i, t = pos[ok], u[ok], i[ok], t[ok]
+    if len(u) != counted:  # rows were removed since the users were counted
+        user_counts = np.bincount(u, minlength=len(rank))
+    ok = user_counts[u] >= filters.min_user_interactions
+    pos, u, i, t = _rows(ok, pos, u, i, t)
     _require_rows(pos, f"no user has at least {filters.min_user_interactions} interactions after filtering; "
                        f"lower the minimum interactions per user or the minimum item count")
-    n_users = int((np.bincount(u) > 0).sum())
+    n_users = int((user_counts >= max(1, filters.min_user_interactions)).sum())  # every event of these is kept
     if training and n_users < 2:
         raise SeqrecError(f"Only {n_users} user has enough interactions after filtering; at least 2 users (ideally "
                           f"hundreds) are needed to train and evaluate, so add data or relax the filters.")
-    if training and (np.bincount(i) > 0).sum() < 2:
+    if training and not (i != i[0]).any():  # one distinct item
         raise SeqrecError("Only one item is left after filtering, so there is nothing to rank; relax the filters "
                           "(minimum item count, event types or minimum rating).")
     by_rank = np.empty(len(rank), dtype=object)
     by_rank[rank] = users.uniques
-    out = pd.DataFrame({"user": pd.Series(by_rank[u], dtype=object), "item": pd.Series(items.uniques[i], dtype=object),
-                        "time": t})
+    starts = np.flatnonzero(np.concatenate([[True], u[1:] != u[:-1]]))  # first row of each user
+    user_ids = by_rank.take(u[starts])
+    # the arrays become the frame's columns as they are (no copy, no consolidation into one block)
+    out = pd.DataFrame({"user": pd.Series(np.repeat(user_ids, np.diff(np.append(starts, len(u)))), dtype=object,
+                                          copy=False),
+                        "item": pd.Series(items.uniques.take(i), dtype=object, copy=False),
+                        "time": pd.Series(t, copy=False)}, copy=False)
     if event is not None:
         out["event"] = event[pos]
     if rating is not None:
         out["rating"] = rating[pos]
-    return Interactions(out, columns, is_dt, raw_rows, notes, dropped, n_sessions)
+    coded = CodedLog(out, user_ids, starts, i, items.uniques)
+    return Interactions(out, columns, is_dt, raw_rows, notes, dropped, n_sessions, coded)
+
+
+def _string_order(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values.astype(str), kind="stable"): Arrow sorts strings without making a fixed-width copy (UTF-8
+    byte order is code point order); NumPy's way for anything else, and for values holding a NUL character (NumPy
+    drops trailing NULs, so "a" and "a\\x00" tie there)."""
+    if len(values) > 1000:
+        try:
+            import pyarrow as pa  # optional, as in the readers' fast paths
+            import pyarrow.compute as pc
+
+            strings = pa.array(values, type=pa.string())
+            if not pc.any(pc.match_substring(strings, "\x00")).as_py():
+                return pc.array_sort_indices(strings).to_numpy().astype(np.int64)  # a stable sort
+        except Exception:  # not all strings, or no pyarrow
+            pass
+    return np.argsort(values.astype(str), kind="stable")
+
+
+def _rows(ok: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rows where `ok` holds, of each array; the arrays themselves when every row does (no copies)."""
+    if ok.all():
+        return arrays
+    return tuple(a[ok] for a in arrays)
 
 
 def _numbers(values: pd.Series, delimiter: str) -> np.ndarray:

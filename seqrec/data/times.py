@@ -38,32 +38,41 @@ def parse_times(values: pd.Series, column: str, row_offset: int = 2) -> tuple[np
     secs, is_dt, problem = try_parse_times(values, column, row_offset)
     if problem:
         raise SeqrecError(_sentence(problem))
-    return secs, is_dt
+    return (secs if secs.flags.writeable else secs.copy()), is_dt  # the caller's own array, free to change
 
 
-def _to_numbers(s: pd.Series) -> pd.Series:
-    """pd.to_numeric(s, errors="coerce"), fast for the usual all-numeric column: Arrow's cast reads a million
-    strings in ~10 ms where pandas takes ~250 ms. Anything Arrow refuses (a blank, a word) goes the pandas way."""
+def arrow_numbers(values: pd.Series) -> pd.Series | None:
+    """pd.to_numeric(values.astype("str"), errors="coerce") by Arrow's cast, which reads a million strings in
+    ~10 ms where pandas takes ~250 ms; None when Arrow refuses (not Arrow-backed strings, a blank, a word). Arrow
+    works without the GIL, so prepare runs this beside the ID coding."""
     try:
         # pyarrow is pandas' optional fast path: imported here so that without it the pandas way still works
         import pyarrow as pa
         import pyarrow.compute as pc  # optional too, like pyarrow above
 
+        s = values.astype("str")
         numbers = pc.cast(pa.array(s), pa.float64()).to_numpy(zero_copy_only=False)
         return pd.Series(numbers, index=s.index)
     except Exception:  # not Arrow-backed strings, or a value that is not a plain number
-        return pd.to_numeric(s, errors="coerce")
+        return None
 
 
-def try_parse_times(values: pd.Series, column: str, row_offset: int):
-    """(seconds, is_datetime, None) or (None, False, (what, fix)) so prepare can report it beside other problems."""
+def _to_numbers(s: pd.Series) -> pd.Series:
+    """pd.to_numeric(s, errors="coerce"), fast for the usual all-numeric column (Arrow), else the pandas way."""
+    numbers = arrow_numbers(s)
+    return pd.to_numeric(s, errors="coerce") if numbers is None else numbers
+
+
+def try_parse_times(values: pd.Series, column: str, row_offset: int, numbers: pd.Series | None = None):
+    """(seconds, is_datetime, None) or (None, False, (what, fix)) so prepare can report it beside other problems.
+    `numbers`: arrow_numbers(values) when the caller already has it."""
     s = values.astype("str")
     missing = values.isna().to_numpy()
     if missing.any():
         line = _line(values, int(np.flatnonzero(missing)[0]), row_offset)
         return None, False, (f"the time column '{column}' has {int(missing.sum()):,} empty value(s) (first on line "
                              f"{line})", "fill them in or delete those rows")
-    num = _to_numbers(s)
+    num = _to_numbers(s) if numbers is None else numbers
     is_num = num.notna().to_numpy()
     if is_num.all():
         return _epoch_seconds(num.to_numpy(dtype="float64"), s, column, row_offset)
@@ -101,10 +110,11 @@ def _epoch_seconds(v: np.ndarray, s: pd.Series, column: str, row_offset: int):
         line = _line(s, int(np.flatnonzero(~np.isfinite(v))[0]), row_offset)
         return None, False, (f"the time column '{column}' holds infinite numbers (first on line {line})",
                              "use epoch seconds or dates")
-    typical = float(np.median(np.abs(v))) if len(v) else 0.0
-    scale = 1e9 if typical >= 1e17 else 1e6 if typical >= 1e14 else 1e3 if typical >= 1e11 else 1.0
-    secs = v / scale
-    if typical / scale < 1e8:
+    size = np.abs(v)
+    scale = 1e9 if _median_is(size, 1e17) else 1e6 if _median_is(size, 1e14) else 1e3 if _median_is(size, 1e11) \
+        else 1.0
+    secs = v / scale if scale != 1.0 else v  # may be Arrow's read-only buffer: prepare only reads it
+    if not _median_is(size, 1e8, scale):
         return secs, False, None  # plain ordering numbers (any sign): they only order each user's events
     negative = np.flatnonzero(secs < 0)
     if len(negative):
@@ -113,6 +123,21 @@ def _epoch_seconds(v: np.ndarray, s: pd.Series, column: str, row_offset: int):
                              f"timestamps, e.g. {quoted(s.iloc[i])} on line {_line(s, i, row_offset)}",
                              "an epoch time cannot be before 1970, so fix or delete those rows and try again")
     return _refuse_far_future(secs, s, column, row_offset)
+
+
+def _median_is(size: np.ndarray, bound: float, scale: float = 1.0) -> bool:
+    """np.median(size) / scale >= bound, decided by counting instead of sorting a million values: the two middle
+    values (one for an odd count) are on the same side of the bound unless exactly half the values are below it,
+    and then they are the largest value below and the smallest above."""
+    n = len(size)
+    if not n:
+        return 0.0 >= bound
+    above = size / scale >= bound if scale != 1.0 else size >= bound
+    below = n - int(np.count_nonzero(above))
+    m = n // 2
+    if n % 2 or below != m:
+        return below <= m
+    return (float(size[~above].max()) + float(size[above].min())) / 2 / scale >= bound
 
 
 def _refuse_far_future(secs: np.ndarray, s: pd.Series, column: str, row_offset: int):
