@@ -8,7 +8,7 @@ import streamlit as st
 
 from seqrec import SeqrecError
 from seqrec.data.users import find_users, user_item_ids
-from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict
+from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict, baseline_verdict
 from seqrec.evaluation.uncertainty import seed_summary
 from seqrec.inspect.gates import quick_demo_runs
 from studio.nav import PAGE
@@ -73,6 +73,15 @@ def show_verdict(verdict: Verdict, with_icon: bool = False) -> None:
         box(md_escape(verdict.sentence), icon=icon)
     else:
         box(md_escape(verdict.sentence))
+
+
+def note_unless_better(run, k: int = 20) -> None:
+    """Under a run chosen to recommend, trace or explain: when the paired interval does not put it above the best
+    baseline, say so on this page too (issue 15: the product tells the truth wherever a run is used)."""
+    verdict = baseline_verdict(run, k)
+    if verdict.outcome != BETTER:
+        st.caption(f":material/info: {md_escape(verdict.sentence)} A simple baseline recommends at least as well on "
+                   f"this data; see Compare.")
 
 
 def show_seed_series(series: list, k: int) -> None:

@@ -7,7 +7,7 @@ from seqrec.inspect.gates import responsive_units, trace_history
 from studio.inside import TOP_N, lstm_vs_gru
 from studio.textsafe import md_escape
 from studio import state
-from studio.ui import chart_with_text, friendly_errors, offer_quick_demo, pick_user_history
+from studio.ui import chart_with_text, friendly_errors, note_unless_better, offer_quick_demo, pick_user_history
 
 FROM_USER, BY_HAND = "A user from the data", "A history I build"
 
@@ -29,6 +29,7 @@ with st.container(border=True):
     c_run, c_src, c_hist = st.columns([2, 2, 3])
     run = runs[c_run.selectbox("Run", range(len(runs)), index=len(runs) - 1, key="inside_run",
                                format_func=lambda i: f"{runs[i].name} · {runs[i].config.model.upper()}")]
+    note_unless_better(run)
     source = c_src.radio("History", [FROM_USER, BY_HAND], key="inside_source")
     with c_hist:
         if source == FROM_USER:

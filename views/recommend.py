@@ -6,7 +6,7 @@ from seqrec.runs import recommend
 from studio.tables import recommendations_table, user_history
 from studio.textsafe import md_escape
 from studio import state
-from studio.ui import friendly_errors, link_to_train, show_recommendations
+from studio.ui import friendly_errors, link_to_train, note_unless_better, show_recommendations
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/recommend: Recommend")
@@ -30,6 +30,8 @@ k = c[1].slider("How many recommendations (K)", 1, 50, key="rec_k")
 exclude = c[2].toggle("Exclude items already seen", key="rec_exclude",
                       help="Never recommend an item that is already in the history.")
 source = sources[model_name]
+if any(source is r for r in runs):
+    note_unless_better(source)
 st.download_button(f"Top {k} for every user (CSV)", key="rec_all_users_csv", icon=":material/download:",
                    data=lambda: recommend.all_users_csv(source, ds, k, exclude), file_name=f"seqrec_top{k}_all_users.csv",
                    mime="text/csv", on_click="ignore",

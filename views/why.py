@@ -8,7 +8,7 @@ from studio import why
 from studio.copy import why_text
 from studio.figures import why as wf
 from studio.textsafe import md_escape
-from studio.ui import chart, friendly_errors, offer_quick_demo, pick_user_history
+from studio.ui import chart, friendly_errors, note_unless_better, offer_quick_demo, pick_user_history
 
 FROM_USER, BY_HAND = "A user from the data", "A history I build"
 TOP_K = 10
@@ -33,6 +33,7 @@ with st.container(border=True):
     c_run, c_src, c_hist = st.columns([2, 2, 3])
     run = runs[c_run.selectbox("Run", range(len(runs)), index=len(runs) - 1, key="why_run",
                                format_func=lambda i: why.run_title(runs[i]))]
+    note_unless_better(run)
     exclude = c_run.toggle("Exclude items already seen", key="why_exclude",
                            help="Explain the best item the user has not interacted with yet.")
     source = c_src.radio("History", [FROM_USER, BY_HAND], key="why_source")
