@@ -168,9 +168,9 @@ def test_trace_reports_unknown_and_dropped_items_and_refuses_useless_histories(t
     assert trace.items == known and trace.unknown_items == ["NOT-AN-ITEM"]
     assert trace.gate("update").shape == (3, 10)
 
-    long = list(run.vocab.ids[:40]) * 6  # 240 > max_len 200: the model reads only the last 200
+    long = list(run.vocab.ids[:40]) * 6  # 240 > max_len (default 50): the model reads only the last max_len
     trace = trace_history(run, long)
-    assert trace.n_steps == run.config.max_len and trace.dropped_items == long[:40]
+    assert trace.n_steps == run.config.max_len and trace.dropped_items == long[:len(long) - run.config.max_len]
 
     with pytest.raises(SeqrecError, match="known to this run"):
         trace_history(run, ["nope", "nada"])

@@ -21,6 +21,22 @@ def test_a_config_saved_before_the_new_fields_loads_with_their_defaults():
         (False, False, "recall", "constant", 0, 1)
 
 
+def test_default_training_windows_are_51_items_and_train_every_transition_once():
+    """Issue 15, round 3: max_len defaults to 50 (was 200; BENCHMARKS.md, "Defaults on real data"), so a long history
+    becomes several short windows (more optimisation steps per epoch) that still train each transition exactly once;
+    a run saved with the old default keeps reading its 200 items."""
+    from seqrec.training.loop import training_windows
+
+    cfg = TrainConfig()
+    assert cfg.max_len == 50
+    seq = np.arange(1, 131)  # 130 items: 129 transitions
+    windows, lengths = training_windows([seq], cfg.max_len)
+    assert len(windows) == 3 and lengths.max() == cfg.max_len + 1
+    pairs = [(int(w[i]), int(w[i + 1])) for w, n in zip(windows, lengths) for i in range(n - 1)]
+    assert sorted(pairs) == [(a, a + 1) for a in range(1, 130)]
+    assert TrainConfig.from_dict(TrainConfig(max_len=200).to_dict()).max_len == 200
+
+
 @pytest.mark.parametrize("change", [dict(monitor="auc"), dict(lr_schedule="cosine"), dict(tie_weights=1),
                                     dict(layer_norm="yes"), dict(warmup_steps=-1), dict(eval_every=0)])
 def test_bad_new_settings_are_refused(change):
