@@ -40,7 +40,10 @@ MIN_TRIAL_SECONDS = 3.0  # no new trial starts with less of the cell's budget le
 # up, so the grace covers a worker's start (seconds on a busy machine) plus the last validation.
 GRACE_SECONDS = 15.0
 # Search-friendly defaults for what is not searched: short trainings (the budget buys more trials).
-TUNE_DEFAULTS = dict(epochs=30, patience=3)
+# Each trial trains like the Train page's defaults (up to 100 epochs, patience 10) within its share of the budget: the
+# median pruner ends the poor ones early, so a short patience only cut good ones short. With patience 3 the defaults
+# trial stopped after 80 s on the MovieLens-shaped log at test Recall@20 0.313, where patience 10 reaches 0.33-0.34.
+TUNE_DEFAULTS = dict(epochs=100, patience=10)
 COMPLETE, PRUNED, FAILED, STOPPED = "complete", "pruned", "failed", "stopped"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # progress is ours to report (stderr in the CLI, a table in the app)
