@@ -146,6 +146,22 @@ def best_table(search: TuneSearch) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ranking_sentence(result) -> str:
+    """The cells ranked by their best test metric, each below the first with the paired interval of its difference
+    (one sentence; empty with fewer than two cells)."""
+    rows = result.ranking()
+    if len(rows) < 2:
+        return ""
+    first = rows[0]
+    parts = [f"{first['cell'].upper()} first ({first['metric']} {first['test']:.3f})"]
+    for r in rows[1:]:
+        v = r.get("vs_first")
+        if v:
+            parts.append(f"{r['cell'].upper()} {v['difference']:+.3f} (95% interval {v['ci95'][0]:+.3f} to "
+                         f"{v['ci95'][1]:+.3f}: {v['verdict']})")
+    return "Same budget for every cell, ranked on the test users: " + "; ".join(parts) + "."
+
+
 def figures(search: TuneSearch, cell: str):
     """Optuna's optimisation history and parallel coordinates of a cell's study; None for each it cannot draw yet."""
     import optuna.visualization as vis  # plotly figures: imported only when the page draws them

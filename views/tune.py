@@ -88,6 +88,8 @@ elif search is not None and search.result is not None:
                    icon=":material/warning:")
     else:
         st.dataframe(tune.best_table(search), hide_index=True, width="stretch", key="tuning_best")
+        if ranking := tune.ranking_sentence(result):
+            st.caption(md_escape(ranking))
         for cell, best in result.best.items():
             c = st.columns([3, 1, 1])
             c[0].markdown(f"**{cell.upper()}**: valid {result.metric} {best.valid.get(result.metric, 0):.3f}, "

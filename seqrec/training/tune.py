@@ -26,7 +26,7 @@ import optuna
 from seqrec.config import CELLS, SETTINGS, TrainConfig
 from seqrec.data.split import SplitData
 from seqrec.errors import SeqrecError
-from seqrec.evaluation.intervals import bootstrap_ci
+from seqrec.evaluation.intervals import bootstrap_ci, paired_difference
 from seqrec.evaluation.metrics import per_user_metrics
 from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, model_scorer
 from seqrec.runs.run import Run, train_run
@@ -81,6 +81,7 @@ class CellBest:
     metrics: dict  # test metrics, computed once at the end
     intervals: dict  # metric -> [lo, hi] (95% bootstrap over test users)
     run: Run | None = None
+    per_user: dict = field(default_factory=dict, repr=False, compare=False)  # metric -> one test value per user
 
     def to_dict(self) -> dict:
         return {"trial": self.trial, "config": self.config.to_dict(), "valid": self.valid, "metrics": self.metrics,
@@ -104,7 +105,25 @@ class TuneResult:
                 "best": {c: b.to_dict() for c, b in self.best.items()},
                 "budget_seconds": float(self.budget_seconds),
                 "budget_seconds_per_cell": round(self.budget_seconds / cells, 2),
-                "seconds": round(self.seconds, 2), "stopped": self.stopped}
+                "seconds": round(self.seconds, 2), "stopped": self.stopped, "ranking": self.ranking()}
+
+    def ranking(self, seed: int = 0) -> list[dict]:
+        """The cells by their best trial's test metric, best first, each with its 95% interval and, below the first,
+        the paired bootstrap interval of its difference from the first (the same test users): "worse" only when
+        that interval lies below 0, else "no clear difference". A fair ranking needs every cell searched with the
+        same budget, which the Tuner gives them."""
+        key = self.metric
+        cells = sorted(self.best.values(), key=lambda b: -float(b.metrics.get(key, float("-inf"))))
+        out = []
+        for i, b in enumerate(cells):
+            row = {"cell": b.cell, "metric": key, "test": b.metrics.get(key), "ci95": b.intervals.get(key)}
+            top = cells[0]
+            if i and key in b.per_user and key in top.per_user:
+                d = paired_difference(b.per_user[key], top.per_user[key], seed=seed)
+                row["vs_first"] = {"cell": top.cell, "difference": round(d.estimate, 6),
+                                   "ci95": [round(d.lo, 6), round(d.hi, 6)], "verdict": d.verdict}
+            out.append(row)
+        return out
 
 
 class _Pruned(Exception):
@@ -348,4 +367,4 @@ class Tuner:
             self.baselines = evaluate_baselines(self.split, config.ks, config.exclude_seen)
         run.metrics, run.baselines = test, self.baselines
         run.name = f"{cell.upper()} tuned (trial {number})"
-        return CellBest(cell, number, config, dict(run.valid_metrics), test, intervals, run)
+        return CellBest(cell, number, config, dict(run.valid_metrics), test, intervals, run, per_user)

@@ -53,6 +53,9 @@ def test_tune_page_searches_shows_the_best_per_cell_and_keeps_a_run(page):
     assert list(best["Cell"]) == ["GRU", "RNN"]
     assert best["Test recall@20"].between(0, 1).all() and best["95% interval"].str.contains("–").all()
     assert best["Hidden size"].between(32, 48).all()
+    # the two cells ranked on the test users, the second with the paired interval of its difference
+    assert any(c.value.startswith("Same budget for every cell, ranked on the test users") and "95% interval" in c.value
+               for c in at.caption), [c.value for c in at.caption]
     # the trial table with the state of each trial
     trials = table_with(at, "Pruned")
     assert len(trials) == 4 and set(trials["State"]) <= {"complete", "pruned", "failed", "stopped"}

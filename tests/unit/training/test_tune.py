@@ -87,6 +87,27 @@ def test_each_cell_gets_its_trials_and_a_best_chosen_on_validation(tiny_result):
     assert all(len(t.intermediate_values) >= 1 for t in study.trials if t.state.name == "COMPLETE")
 
 
+def test_cells_are_ranked_on_the_test_users_with_paired_intervals(tiny_result):
+    """Issue 18: with the same budget per cell, the ranking of the cells is reported with intervals: best first,
+    the others with the paired interval of their difference from it (same test users), in the JSON and in words."""
+    from seqrec.evaluation.intervals import paired_difference
+    from studio.tune import ranking_sentence
+
+    _, result = tiny_result
+    ranking = result.ranking()
+    key = result.metric
+    assert [r["cell"] for r in ranking] == sorted(result.best, key=lambda c: -result.best[c].metrics[key])
+    first, second = ranking
+    assert "vs_first" not in first and first["ci95"] == result.best[first["cell"]].intervals[key]
+    d = paired_difference(result.best[second["cell"]].per_user[key], result.best[first["cell"]].per_user[key])
+    assert second["vs_first"]["difference"] == pytest.approx(d.estimate, abs=1e-6) and d.estimate <= 0
+    assert second["vs_first"]["ci95"] == pytest.approx([d.lo, d.hi], abs=1e-6)
+    assert second["vs_first"]["verdict"] in ("worse", "no clear difference")
+    assert result.to_dict()["ranking"] == ranking
+    words = ranking_sentence(result)
+    assert words.startswith("Same budget for every cell") and first["cell"].upper() in words and "95% interval" in words
+
+
 def test_the_result_is_one_json_object_without_test_metrics_of_other_trials(tiny_result):
     _, result = tiny_result
     d = json.loads(json.dumps(result.to_dict()))
