@@ -18,13 +18,14 @@ from seqrec import TrainConfig, leave_last_out, load_interactions, train_run
 from seqrec.evaluation.protocol import evaluate_baselines
 
 
-def _value(v: str):
+def parse_value(v: str):
+    """A KEY=V value from the command line: int, float, true/false, else the text (shared by the bench scripts)."""
     for cast in (int, float):
         try:
             return cast(v)
         except ValueError:
             pass
-    return v
+    return {"true": True, "false": False}.get(v.lower(), v)
 
 
 def main():
@@ -35,12 +36,12 @@ def main():
     p.add_argument("--base", nargs="*", default=[], help="KEY=V applied to every configuration")
     a = p.parse_args()
     split = leave_last_out(load_interactions(a.data))
-    base = {k: _value(v) for k, v in (kv.split("=", 1) for kv in a.base)}
+    base = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in a.base)}
     base["exclude_seen"] = a.exclude_seen
     print("baselines", json.dumps({k: round(v["recall@20"], 4) for k, v in
                                    evaluate_baselines(split, (10, 20), a.exclude_seen).items()}), flush=True)
     names = [g.split("=")[0] for g in a.grid]
-    values = [[_value(v) for v in g.split("=", 1)[1].split(",")] for g in a.grid]
+    values = [[parse_value(v) for v in g.split("=", 1)[1].split(",")] for g in a.grid]
     for combo in itertools.product(*values) if values else [()]:
         cfg = TrainConfig(**{**base, **dict(zip(names, combo))}).validate()
         t = time.perf_counter()

@@ -24,6 +24,7 @@ import torch  # noqa: E402
 from seqrec import TrainConfig, leave_last_out, load_interactions  # noqa: E402
 from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, fit_baselines  # noqa: E402
 from seqrec.training.loop import train  # noqa: E402
+from tune_defaults import parse_value  # noqa: E402 - bench/ is on the path when a bench script runs
 
 CONFIGS: dict[str, dict] = {
     "default": {},
@@ -62,15 +63,6 @@ CONFIGS: dict[str, dict] = {
 }
 
 
-def _value(v: str):
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(v.lower(), v)
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("data")
@@ -90,7 +82,7 @@ def main():
     test_b = evaluate_baselines(split, (20,), a.exclude_seen, "test", fitted)
     valid_b = evaluate_baselines(split, (20,), a.exclude_seen, "valid", fitted)
     tv = valid_b["item_transitions"]
-    base = {k: _value(v) for k, v in (kv.split("=", 1) for kv in a.base)}
+    base = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in a.base)}
     head = dict(data=os.path.basename(a.data), users=len(split.users), items=split.n_items,
                 load_at_start=round(os.getloadavg()[0], 2))
     print(json.dumps({**head, "baselines_test": {n: {m: round(v[m], 4) for m in ("recall@20", "mrr@20")}

@@ -20,19 +20,15 @@ from seqrec import TrainConfig, leave_last_out, load_interactions, Filters
 from seqrec.evaluation.protocol import evaluate_model
 from seqrec.training import loop
 from seqrec.model import recurrent
+from tune_defaults import parse_value  # bench/ is on the path when a bench script runs
 
-def val(v):
-    for c in (int, float):
-        try: return c(v)
-        except ValueError: pass
-    return {"true": True, "false": False}.get(v.lower(), v)
 
 p = argparse.ArgumentParser()
 p.add_argument("data"); p.add_argument("name"); p.add_argument("kv", nargs="*")
 p.add_argument("--exclude-seen", action="store_true"); p.add_argument("--seed", type=int, default=0)
 p.add_argument("--hack", nargs="*", default=[]); p.add_argument("--out", default="tune_recipe.jsonl")
 a = p.parse_intermixed_args()
-hack = {k: val(v) for k, v in (h.split("=", 1) for h in a.hack)}
+hack = {k: parse_value(v) for k, v in (h.split("=", 1) for h in a.hack)}
 if "in_drop" in hack or "out_drop" in hack:
     pin, pout = hack.get("in_drop"), hack.get("out_drop")
     def hidden_states(self, items):
@@ -69,7 +65,7 @@ if data.startswith("sample:"):
     data = str(sample_named(data.split(":")[1]).interactions)
 data = load_interactions(data, filters=Filters(min_item_count=1) if a.exclude_seen else Filters())
 split = leave_last_out(data)
-kv = {k: val(v) for k, v in (x.split("=", 1) for x in a.kv)}
+kv = {k: parse_value(v) for k, v in (x.split("=", 1) for x in a.kv)}
 cfg = TrainConfig(**{"max_minutes": 0, **kv, "seed": a.seed, "exclude_seen": a.exclude_seen}).validate()
 class CB:
     def on_epoch(self, info):

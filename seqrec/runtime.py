@@ -69,3 +69,14 @@ def machine_memory_bytes() -> int | None:
         except OSError:
             pass
     return min(sizes) if sizes else None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True

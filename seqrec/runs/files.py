@@ -28,6 +28,7 @@ from seqrec.config import TrainConfig
 from seqrec.data.split import ItemVocab
 from seqrec.errors import SeqrecError
 from seqrec.model.recurrent import SeqRecModel
+from seqrec.runtime import pid_alive
 from seqrec.runs.run import Run
 from seqrec.training.loop import pick_device
 
@@ -129,16 +130,6 @@ def _sibling_name(folder: Path, mark: str) -> Path:
     return folder.parent / f".{folder.name}{mark}{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
 def _siblings(folder: Path, mark: str) -> list[Path]:
     """Hidden siblings left by saves of processes that are gone (a live process's save is never touched)."""
     prefix = f".{folder.name}{mark}"
@@ -149,7 +140,7 @@ def _siblings(folder: Path, mark: str) -> list[Path]:
     out = []
     for path in found:
         pid = path.name[len(prefix):].split("-", 1)[0]
-        if not (pid.isdigit() and _pid_alive(int(pid))):
+        if not (pid.isdigit() and pid_alive(int(pid))):
             out.append(path)
     return out
 

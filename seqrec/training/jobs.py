@@ -28,7 +28,7 @@ import torch
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
 from seqrec.runs.run import Run, default_run_name, train_run
-from seqrec.runtime import threads_per_worker, worker_count
+from seqrec.runtime import pid_alive, threads_per_worker, worker_count
 from seqrec.training.budget import check_training_memory
 from seqrec.training.executor import WARM_ENV, LocalExecutor, get_executor
 from seqrec.training.loop import BatchInfo, Callback, EpochInfo
@@ -500,13 +500,7 @@ def _journal_end(job: TrainingJob) -> None:
 def _server_alive(pid: int) -> bool:
     if pid <= 0 or pid == os.getpid():
         return False  # same pid, other token: an earlier server that had this pid (e.g. a restarted container)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def interrupted_jobs(workspace: str | None) -> list[dict]:

@@ -6,28 +6,23 @@ SEQREC_UPDATE_SCREENSHOTS=1, for the README). Skips when chromium is missing unl
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browsers import CHROMIUM_ARGS, chromium_path, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 DOCS = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 STEP_TIMEOUT_MS = 300_000  # an upper bound, not a target: a shared 2-core machine can be 10x slower than a quiet one
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _browser_or_skip() -> str:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     reason = None
     if not chromium:
         reason = "chromium is not installed (apt-get install -y chromium)"
@@ -43,46 +38,17 @@ def _browser_or_skip() -> str:
     return chromium
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    """A real `streamlit run app.py` on a free local port, stopped after the test."""
+    """A real `streamlit run app.py` on a free local port (tests/e2e/browsers.py), stopped after the test."""
     _browser_or_skip()
-    port = _free_port()
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
-    (ROOT / "artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "artifacts" / "streamlit_e2e.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false",
-                             "--server.fileWatcherType", "none"],  # edits elsewhere in the repo must not rerun it
-                            cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
+    with contextlib.ExitStack() as stack:
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start (see {ROOT / 'artifacts' / 'streamlit_e2e.log'}).")
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+            url, _ = stack.enter_context(streamlit_server(log_path=ROOT / "artifacts" / "streamlit_e2e.log",
+                                                          start_timeout=60))
+        except RuntimeError as e:
+            pytest.fail(f"{e}.")
+        yield url
 
 
 def _shot(page, name: str) -> None:
