@@ -111,6 +111,7 @@ class TrainingJob(Callback):
         self._dataset_info = dataset_info
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._forgotten = threading.Event()  # set once the job left the registry and the journal
         self._status = QUEUED
         self._error = ""
         self._epoch = self._batch = self._n_batches = 0
@@ -178,10 +179,13 @@ class TrainingJob(Callback):
         """Block until the job ends (for tests and scripts); True when it ended within the timeout."""
         if self.future is None:
             return False
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self.future.result(timeout)
         except (Exception, CancelledError):  # the job records its own failure or withdrawal; this only waits
             pass
+        # the future's done callback (leaving the registry and the journal) runs just after result() returns
+        self._forgotten.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.is_active
 
     def snapshot(self, losses: bool = True) -> JobSnapshot:
@@ -325,6 +329,7 @@ def _unregister(job: TrainingJob) -> None:
             if job in registry:
                 registry.remove(job)
     _journal_end(job)
+    job._forgotten.set()
 
 
 def queue_position(job: TrainingJob) -> int | None:
