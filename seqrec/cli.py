@@ -16,7 +16,7 @@ import numpy as np
 # Everything imported here is free of torch (seqrec's package import already loads pandas and numpy), so
 # `python -m seqrec --help`, `stats` and every bad-input message start in well under a second. Modules that need
 # torch (training, scoring, tracing, the dataset fingerprint) are imported inside the commands that use them.
-from seqrec.config import SETTINGS, Setting, TrainConfig
+from seqrec.config import LEGACY_DEFAULTS, SETTINGS, Setting, TrainConfig
 from seqrec.data.metadata import load_item_metadata
 from seqrec.data.prepare import Filters, load_interactions
 from seqrec.data.samples import SAMPLE_PREFIX, SAMPLES, sample_named
@@ -116,7 +116,10 @@ def _add_setting_options(group) -> None:
     for name, s in SETTINGS.items():
         default = getattr(defaults, name)
         text = s.help.rstrip(".")
-        if s.kind == "switch":  # every switch defaults to off (validate() makes sure a config holds a bool)
+        if s.kind == "switch" and default:  # on by default: --NAME / --no-NAME
+            group.add_argument(s.option, dest=name, action=argparse.BooleanOptionalAction, default=True,
+                               help=f"{text}. On by default.")
+        elif s.kind == "switch":
             group.add_argument(s.option, dest=name, action="store_true", help=s.help)
         elif s.kind == "choice":
             group.add_argument(s.option, dest=name, choices=s.choices, default=default,
@@ -289,6 +292,7 @@ def train_config(a):
     explicit = None
     if a.config:
         values, doc = read_config(a.config)
+        values = {**LEGACY_DEFAULTS, **values}  # a config saved before a setting existed keeps its behaviour
         explicit = _explicit_options(a.argv)
     for name in SETTINGS:  # every field has an option whose dest is the field's name
         if explicit is None or name in explicit or name not in values:

@@ -151,6 +151,10 @@ class TrainConfig:
     tie_weights: bool = _field(False, "switch", "Tie output to item embedding", "Score each item by the dot product "
                                "of the (projected) hidden state with the item's own input embedding, instead of a "
                                "separate output layer: fewer weights, the same vector for reading and predicting.")
+    repeat: bool = _field(True, "switch", "Repeat-aware scores", "Add a learned score to items already in the "
+                          "history, larger for recent and frequent ones (RepeatNet-style): people come back to items "
+                          "in shops, music and click sessions, which a recurrent state alone recalls poorly. When "
+                          "seen items are excluded it only shapes training. Full loss only (the sampled loss trains without them).")
     layer_norm: bool = _field(False, "switch", "Layer norm before output", "Normalise the top hidden state (layer "
                               "norm) before the output layer.")
     monitor: str = _field("recall", "choice", "Early stopping follows", "The validation metric at the largest K "
@@ -192,11 +196,14 @@ class TrainConfig:
         unknown = set(d) - known
         if unknown:
             raise SeqrecError(f"The saved run has unknown settings {sorted(unknown)}; it was made by a different version of seqrec.")
-        return cls(**d).validate()
+        return cls(**{**LEGACY_DEFAULTS, **d}).validate()
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
+
+# Settings added after runs were first saved, with the value that reproduces what a run saved without them did
+LEGACY_DEFAULTS: dict[str, object] = {"repeat": False}
 
 SETTINGS: dict[str, Setting] = {f.name: dataclasses.replace(f.metadata["setting"], name=f.name)
                                 for f in fields(TrainConfig)}

@@ -117,12 +117,13 @@ def occlusion_logits(model, codes: np.ndarray) -> torch.Tensor:
     return model.score_last(torch.from_numpy(items).to(dev), torch.from_numpy(lengths).to(dev)).float().cpu()
 
 
-def _logits_from_embeddings(model, x: torch.Tensor) -> torch.Tensor:
-    """The model's forward from (B, T, D) item embeddings to the logits after the last step (eval mode: the
-    dropout between layers is the identity, so this is exactly SeqRecModel.forward's last position)."""
+def _logits_from_embeddings(model, x: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    """The model's forward from (B, T, D) embeddings of the (B, T) items to the logits after the last step (eval
+    mode: the dropout between layers is the identity, so this is exactly SeqRecModel.score_last)."""
     for cell in model.cells:
         x, _ = cell(x)
-    return model.output(model.head(x[:, -1]))
+    lengths = torch.full((items.shape[0],), items.shape[1], dtype=torch.long, device=items.device)
+    return model.scores(model.head(x[:, -1]), items, lengths)
 
 
 def gradient_x_input(model, codes: np.ndarray, target: int, mask: torch.Tensor) -> np.ndarray:
@@ -131,8 +132,9 @@ def gradient_x_input(model, codes: np.ndarray, target: int, mask: torch.Tensor) 
     model.eval()
     dev = _device(model)
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):  # cuDNN RNNs cannot backprop in eval mode
-        emb = model.embedding(torch.as_tensor(codes, device=dev).view(1, -1)).detach().requires_grad_(True)
-        logits = _logits_from_embeddings(model, emb)[0].float()
+        items = torch.as_tensor(codes, device=dev).view(1, -1)
+        emb = model.embedding(items).detach().requires_grad_(True)
+        logits = _logits_from_embeddings(model, emb, items)[0].float()
         logp = torch.log_softmax(logits.masked_fill(mask.to(dev), -math.inf), dim=0)[target]
         (grad,) = torch.autograd.grad(logp, emb)
     return (grad * emb).sum(dim=2)[0].detach().cpu().double().numpy()

@@ -49,9 +49,14 @@ class NegativeSampler:
             .to(self.device)
 
 
-def full_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy of each target against the whole catalogue."""
-    return F.cross_entropy(model.output(hidden), targets, reduction="sum")
+def full_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor,
+                      steps: tuple | None = None) -> torch.Tensor:
+    """Summed cross-entropy of each target against the whole catalogue. With repeat scores, steps = (rows, row_of,
+    pos): the batch's input rows (B, T), and each position's row and place in it (R,)."""
+    logits = model.output(hidden)
+    if model.repeat is not None:
+        logits = model.repeat.add_to(logits, hidden, *steps)
+    return F.cross_entropy(logits, targets, reduction="sum")
 
 
 def sampled_softmax_loss(model: SeqRecModel, hidden: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor,

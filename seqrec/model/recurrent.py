@@ -11,6 +11,7 @@ from torch import nn
 from seqrec.config import TrainConfig
 
 CELL_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+REPEAT_DECAYS = (0.5, 0.95)  # initial decays of the repeat scores: the last few steps, and the whole history
 
 
 def seeded_dropout(x: torch.Tensor, p: float, training: bool, generator: torch.Generator | None) -> torch.Tensor:
@@ -40,6 +41,51 @@ class TiedOutput(nn.Module):
         return nn.functional.linear(x, self._embedding.weight, self.bias)
 
 
+class RepeatScores(nn.Module):
+    """Repeat-aware scores (after RepeatNet, Ren et al. 2019): an item already in the history gets, on top of the
+    network's logit, sum_k gate_k(h) * log(1 + sum of decay_k ** age over its earlier occurrences), with K learned
+    decays and gates read from the hidden state h; items not in the history get nothing. A recurrent state of a
+    hundred units cannot remember which of thousands of items the user already chose; this term can, and the network
+    learns per step how much a repeat is likely (a negative gate pushes seen items down)."""
+
+    def __init__(self, width: int, decays: tuple[float, ...] = REPEAT_DECAYS):
+        super().__init__()
+        self.decay_logits = nn.Parameter(torch.logit(torch.tensor(decays, dtype=torch.float32)))
+        self.gate = nn.Linear(width, len(decays))
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
+
+    def slot_scores(self, h: torch.Tensor, rows: torch.Tensor, row_of: torch.Tensor,
+                    pos: torch.Tensor) -> torch.Tensor:
+        """(R, T) repeat score of each history slot for R steps: h (R, W) their states, rows (U, T) the item rows
+        they read (step r reads rows[row_of[r]] up to position pos[r]). Only the first occurrence of an item holds
+        its score (so adding the slots into item columns counts each item once); later slots, repeats, slots after
+        pos and padding hold 0. Computed on the rows' T slots, never on the whole catalogue."""
+        used, row_of = torch.unique(row_of, return_inverse=True)  # a loss chunk reads a few rows of its batch
+        rows = rows[used]
+        t = rows.shape[1]
+        slots = torch.arange(t, device=rows.device)
+        same = rows.unsqueeze(2) == rows.unsqueeze(1)  # (U, T, T): slot j holds the item of slot l
+        first = (rows > 0) & ~(same & (slots.view(1, -1) < slots.view(-1, 1))).any(2)  # (U, T): no earlier slot has it
+        age = slots.view(-1, 1) - slots.view(1, -1)  # (T, T): step t reading slot l
+        decay = torch.sigmoid(self.decay_logits).view(-1, 1, 1)
+        weight = decay ** age.clamp(min=0).to(decay.dtype) * (age >= 0)  # (K, T, T)
+        counts = torch.einsum("ktl,ujl->uktj", weight, same.to(weight.dtype))  # decayed count of j's item at step t
+        counts = counts[row_of, :, pos]  # (R, K, T)
+        keep = first[row_of] & (slots.view(1, -1) <= pos.view(-1, 1))
+        return (self.gate(h).unsqueeze(2) * torch.log1p(counts)).sum(1) * keep
+
+    def add_to(self, logits: torch.Tensor, h: torch.Tensor, rows: torch.Tensor, row_of: torch.Tensor,
+               pos: torch.Tensor) -> torch.Tensor:
+        """logits (R, n_items + 1) plus the repeat scores of the items in each step's history (see slot_scores)."""
+        return logits.scatter_add(1, rows[row_of], self.slot_scores(h, rows, row_of, pos))
+
+    def forward(self, h: torch.Tensor, rows: torch.Tensor, row_of: torch.Tensor, pos: torch.Tensor,
+                n_cols: int) -> torch.Tensor:
+        """(R, n_cols) repeat scores, dense: 0 for the items not in the history."""
+        return self.add_to(torch.zeros(len(h), n_cols, dtype=h.dtype, device=h.device), h, rows, row_of, pos)
+
+
 class SeqRecModel(nn.Module):
     def __init__(self, n_items: int, config: TrainConfig):
         super().__init__()
@@ -60,6 +106,9 @@ class SeqRecModel(nn.Module):
         else:
             self.proj = None
             self.output = nn.Linear(config.hidden_size, n_items + 1)
+        width = config.embedding_dim if config.tie_weights else config.hidden_size
+        # the sampled loss scores a few hundred items per step, not the seen ones: repeat scores need the full loss
+        self.repeat = RepeatScores(width) if config.repeat and config.loss == "full" else None
         self.generator: torch.Generator | None = None
 
     def hidden_states(self, items: torch.Tensor) -> torch.Tensor:
@@ -79,7 +128,14 @@ class SeqRecModel(nn.Module):
 
     def forward(self, items: torch.Tensor) -> torch.Tensor:
         """(B, T) item indices -> (B, T, n_items + 1) logits for the next item after every prefix."""
-        return self.output(self.hidden_states(items))
+        logits = self.output(self.hidden_states(items))
+        if self.repeat is not None:
+            b, t = items.shape
+            pos = torch.arange(t, device=items.device).repeat(b)
+            h = self.hidden_states(items).reshape(b * t, -1)
+            row_of = torch.arange(b, device=items.device).repeat_interleave(t)
+            logits = self.repeat.add_to(logits.reshape(b * t, -1), h, items, row_of, pos).view(b, t, -1)
+        return logits
 
     def score_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits for the item after each right-padded history's last real position; empty histories score from a
@@ -88,7 +144,15 @@ class SeqRecModel(nn.Module):
         idx = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, h.shape[2])
         last = h.gather(1, idx).squeeze(1)
         last = torch.where((lengths > 0).view(-1, 1), last, torch.zeros_like(last))
-        return self.output(last)
+        return self.scores(last, items, lengths)
+
+    def scores(self, last: torch.Tensor, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits from each history's last state (B, W) (after `head`) and the histories themselves (B, T) with
+        their lengths: the output layer, plus the repeat scores of the items in each history when the run has them."""
+        logits = self.output(last)
+        if self.repeat is None:
+            return logits
+        return self.repeat.add_to(logits, last, items, torch.arange(len(items), device=items.device), lengths - 1)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

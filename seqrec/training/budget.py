@@ -10,8 +10,8 @@ The estimate follows what training (seqrec.training.loop, seqrec.model.losses) r
 - plus the larger of one training step and one validation pass (they never overlap):
   - step: the recurrent activations of the whole batch (B x T positions) and the logits of one loss chunk with the
     softmax buffers cross-entropy keeps for the backward pass; the full-softmax loss scores positions against the whole
-    catalogue in chunks of at most MAX_LOGITS_PER_STEP logits (the sampled loss: against its shared negatives, all
-    positions at once), so the chunk, not the batch, sets the logits' size;
+    catalogue in chunks of `losses.loss_chunk_positions` positions (the sampled loss: against its shared negatives, all
+    positions at once), so the chunk, not the batch, sets the logits' size (with repeat scores, one more copy);
   - validation: the hidden states of one scoring batch and its (rows x n_items+1) score matrix with its copies.
 The factors below were measured (peak RSS growth of a 1-epoch training; see RELIABILITY.md): the estimate is within
 a factor of 2 of reality, and on the high side.
@@ -27,13 +27,15 @@ import numpy as np
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.metrics import MAX_SCORE_ELEMENTS
-from seqrec.model.losses import MAX_LOGITS_PER_STEP
+from seqrec.model.losses import loss_chunk_positions
+from seqrec.model.recurrent import REPEAT_DECAYS
 from seqrec.runtime import machine_memory_bytes, worker_count
 
 FLOAT = 4  # bytes per float32
 INDEX = 8  # bytes per int64
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 LOGIT_COPIES = 3  # peak of one chunk: the log-softmax kept for backward, its gradient, the logits' gradient
+REPEAT_COPIES = 1  # with repeat scores: the logits plus the scores (a new tensor; the slot scores are small)
 EMBED_COPIES = 3  # embedding output, dropout mask, dropped output (and its gradient)
 CELL_COPIES_EXTRA = 4  # per layer beyond the gates: output, dropout mask, dropped output, gradient
 HIDDEN_COPIES = 3  # the top hidden states of the real positions, their detached copy and its gradient
@@ -100,7 +102,14 @@ def parameter_count(n_items: int, config: TrainConfig) -> int:
     cells = sum(g * h * ((e if layer == 0 else h) + h + 2) for layer in range(config.layers))
     norm = 2 * h if config.layer_norm else 0
     output = (h * e + e) if config.tie_weights else h * v  # tied: a projection to the embedding, no own weights
-    return v * e + cells + norm + output + v
+    k = len(REPEAT_DECAYS)
+    repeat = ((e if config.tie_weights else h) * k + 2 * k) if _has_repeat(config) else 0  # gates and decays
+    return v * e + cells + norm + output + v + repeat
+
+
+def _has_repeat(config: TrainConfig) -> bool:
+    """Whether the model has repeat scores (SeqRecModel: on, and the full loss)."""
+    return bool(getattr(config, "repeat", False)) and getattr(config, "loss", "full") == "full"
 
 
 def window_counts(train_lengths: np.ndarray, max_len: int) -> tuple[int, int]:
@@ -115,12 +124,12 @@ def window_counts(train_lengths: np.ndarray, max_len: int) -> tuple[int, int]:
 
 def _loss_columns_and_rows(config: TrainConfig, n_items: int, tokens: int) -> tuple[int, int]:
     """(score columns, positions scored at once) of the loss in loop.batch_loss_backward: the full softmax scores
-    every item over chunks of at most MAX_LOGITS_PER_STEP logits; the sampled one scores the target and the
+    every item over chunks of `loss_chunk_positions` positions; the sampled one scores the target and the
     batch's shared negatives for all positions at once."""
     negatives = int(getattr(config, "negatives", 0) or 0)
     if getattr(config, "loss", "full") == "sampled" and negatives < n_items:
         return negatives + 1, tokens
-    return n_items + 1, min(tokens, max(1, MAX_LOGITS_PER_STEP // (n_items + 1)))
+    return n_items + 1, min(tokens, loss_chunk_positions(n_items))
 
 
 def _eval_rows(n_cols: int) -> int:
@@ -138,11 +147,13 @@ def estimate_training_memory(shape: DataShape, config: TrainConfig) -> MemoryEst
                     + config.layers * config.hidden_size * (GATES[config.model] + CELL_COPIES_EXTRA))
     tokens = config.batch_size * steps  # the recurrent part runs once over the whole batch
     cols, rows = _loss_columns_and_rows(config, shape.n_items, tokens)
-    step = FLOAT * (tokens * (per_position + HIDDEN_COPIES * config.hidden_size) + LOGIT_COPIES * rows * cols)
+    copies = LOGIT_COPIES + (REPEAT_COPIES if _has_repeat(config) else 0)
+    step = FLOAT * (tokens * (per_position + HIDDEN_COPIES * config.hidden_size) + copies * rows * cols)
     eval_rows = _eval_rows(n_cols)
     eval_steps = min(config.max_len, int(shape.train_lengths.max()) + 1 if len(shape.train_lengths) else 1)
     # no gradients while validating: one layer's input and output per position at a time
-    validation = FLOAT * eval_rows * (SCORE_COPIES * n_cols
+    score_copies = SCORE_COPIES + (REPEAT_COPIES if _has_repeat(config) else 0)
+    validation = FLOAT * eval_rows * (score_copies * n_cols
                                       + eval_steps * (config.embedding_dim + 2 * config.hidden_size))
     return MemoryEstimate(weights=FLOAT * p, gradients=FLOAT * p, optimizer=2 * FLOAT * p, best_copy=FLOAT * p,
                           windows=INDEX * n_windows * width, step=step, validation=validation)

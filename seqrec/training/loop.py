@@ -158,6 +158,9 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
     n_tokens = int(targets.numel())
     if n_tokens == 0:
         return torch.zeros((), device=seq.device), 0
+    row_of = pos = None
+    if model.repeat is not None:  # each token's history row and its position in it, for the repeat scores
+        row_of, pos = real.nonzero(as_tuple=True)
     if sampler is not None:
         negs = sampler.draw()
         loss_sum = sampled_softmax_loss(model, hidden, targets, negs, sampler.log_expected)
@@ -165,7 +168,7 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
         return loss_sum.detach() / n_tokens, n_tokens
     rows = loss_chunk_positions(n_items)
     if n_tokens <= rows:
-        loss_sum = full_softmax_loss(model, hidden, targets)
+        loss_sum = full_softmax_loss(model, hidden, targets, (seq[:, :-1], row_of, pos))
         (loss_sum / n_tokens).backward()
         return loss_sum.detach() / n_tokens, n_tokens
     # Run the recurrent part once, then the output layer chunk by chunk into the hidden states' gradient, and
@@ -173,7 +176,9 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
     detached = hidden.detach().requires_grad_()
     total = torch.zeros((), device=seq.device)
     for start in range(0, n_tokens, rows):
-        loss_sum = full_softmax_loss(model, detached[start: start + rows], targets[start: start + rows])
+        part = slice(start, start + rows)
+        steps = None if row_of is None else (seq[:, :-1], row_of[part], pos[part])
+        loss_sum = full_softmax_loss(model, detached[part], targets[part], steps)
         (loss_sum / n_tokens).backward()
         total = total + loss_sum.detach()
     hidden.backward(detached.grad)

@@ -42,11 +42,12 @@ def test_the_data_page_offers_both_samples_and_loads_the_real_one():
 
 
 def test_the_train_form_offers_the_new_options_from_the_config():
-    assert SWITCHES == ("tie_weights", "layer_norm") and CHOICES == ("monitor", "lr_schedule")
+    assert SWITCHES == ("tie_weights", "repeat", "layer_norm") and CHOICES == ("monitor", "lr_schedule")
     at = page("train")
     toggles = {t.key: t for t in at.toggle}
     for name in SWITCHES:
-        assert toggles[f"tf_{name}"].label == SETTINGS[name].label and toggles[f"tf_{name}"].value is False
+        assert toggles[f"tf_{name}"].label == SETTINGS[name].label
+        assert toggles[f"tf_{name}"].value is (name == "repeat")  # repeat-aware scores are on by default
     for name in CHOICES:
         box = at.selectbox(key=f"tf_{name}")
         assert list(box.options) == list(SETTINGS[name].choices) and box.label == SETTINGS[name].label

@@ -155,8 +155,11 @@ def test_trace_of_a_trained_run_reproduces_its_scores(tiny_runs, kind):
     with torch.no_grad():
         run.model.eval()
         expected = run.model.hidden_states(torch.as_tensor(codes).view(1, -1))[0].numpy()
-        # the last hidden state, through the output layer, gives exactly the run's recommendation scores
-        logits = run.model.output(torch.as_tensor(trace.gate("hidden", 1)[-1], dtype=torch.float32))
+        # the last hidden state, through the output layer (and the repeat scores of the history's items), gives
+        # exactly the run's recommendation scores
+        items = torch.as_tensor(codes).view(1, -1)
+        logits = run.model.scores(torch.as_tensor(trace.gate("hidden", 1)[-1:], dtype=torch.float32), items,
+                                  torch.tensor([len(codes)]))[0]
     assert np.allclose(trace.gate("hidden", 1), expected, atol=TOL)
     assert torch.allclose(logits, run.score_histories([codes])[0], atol=1e-4)
 

@@ -81,7 +81,7 @@ def test_influence_scores_a_tied_layer_normed_model_like_the_model_itself():
     m = SeqRecModel(30, TrainConfig(embedding_dim=8, hidden_size=16, tie_weights=True, layer_norm=True)).eval()
     items = torch.tensor([[4, 7, 9, 2]])
     with torch.no_grad():
-        assert torch.allclose(_logits_from_embeddings(m, m.embedding(items)), m(items)[:, -1], atol=1e-5)
+        assert torch.allclose(_logits_from_embeddings(m, m.embedding(items), items), m(items)[:, -1], atol=1e-5)
 
 
 def test_a_tied_layer_normed_run_saves_and_loads_with_the_same_scores(tmp_path):
