@@ -22,7 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))  # the browser driver lives with its test (tests/e2e/browsers.py)
 
-from browsers import cpu_seconds, streamlit_server, train_in_pages  # noqa: E402
+from browsers import CHROMIUM_ARGS, chromium_path, cpu_seconds, streamlit_server, train_in_pages  # noqa: E402
+
+
+def niced_chromium(nice: int) -> str:
+    """The chromium binary, or a wrapper script that starts it at the given nice value."""
+    if not nice:
+        return chromium_path()
+    import tempfile
+
+    wrapper = Path(tempfile.mkdtemp(prefix="niced-chromium-")) / "chromium"
+    wrapper.write_text(f"#!/bin/sh\nexec nice -n {int(nice)} {chromium_path()} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 def main() -> None:
@@ -30,21 +42,28 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--post-script-gc", action="store_true", help="run the server with runner.postScriptGC true")
+    ap.add_argument("--browser-nice", type=int, default=0, help="run chromium at this nice value (e.g. 10): in a "
+                    "workshop the browsers run on the participants' laptops, not on the server's cores")
     a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
     from seqrec.runtime import worker_count
 
     extra = ("--runner.postScriptGC", "true") if a.post_script_gc else ()
     load_before = [round(x, 2) for x in os.getloadavg()]
-    with streamlit_server(extra) as (url, proc):
-        train_in_pages(url, 1, timeout=a.timeout)  # warm-up: page modules, the sample, warm workers
-        solo = train_in_pages(url, 1, timeout=a.timeout)["results"][0]
+    with streamlit_server(extra) as (url, proc), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=niced_chromium(a.browser_nice), args=CHROMIUM_ARGS, headless=True)
+        train_in_pages(url, 1, timeout=a.timeout, browser=browser)  # warm-up: page modules, the sample, warm workers
+        solo = train_in_pages(url, 1, timeout=a.timeout, browser=browser)["results"][0]
         cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
-        crowd = train_in_pages(url, a.sessions, timeout=a.timeout)["results"]
+        crowd = train_in_pages(url, a.sessions, timeout=a.timeout, browser=browser)["results"]
         wall, cpu = time.perf_counter() - t0, cpu_seconds(proc.pid) - cpu0
+        browser.close()
     slots = worker_count()
     ratios = [None if not r["finished"] or not solo["finished"] else
               round(r["seconds"] / (solo["seconds"] * math.ceil((i + 1) / slots)), 2) for i, r in enumerate(crowd)]
-    out = dict(sessions=a.sessions, post_script_gc=a.post_script_gc, cores=os.cpu_count(), training_slots=slots,
+    out = dict(sessions=a.sessions, post_script_gc=a.post_script_gc, browser_nice=a.browser_nice,
+               cores=os.cpu_count(), training_slots=slots,
                load_average_before=load_before, solo_s=solo["seconds"],
                finished=sum(r["finished"] for r in crowd), seconds=[r["seconds"] for r in crowd],
                over_solo_x_place=ratios, worst_over_solo_x_place=max((x for x in ratios if x is not None), default=None),
