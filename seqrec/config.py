@@ -212,15 +212,18 @@ LIMITS: dict[str, tuple[float, float]] = {name: (s.lo, s.hi) for name, s in SETT
                                           if s.kind in ("int", "float")}
 
 PRESETS: dict[str, dict] = {
+    # cpus 1: a model this small trains no faster on 2 threads than on 1 (10.0 s vs 11.6 s alone, RELIABILITY.md
+    # section 7), and a workshop's first trainings then leave a core to the pages and the next one
     "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.2, lr=0.01, batch_size=64, epochs=10, patience=3,
-                       max_minutes=0.5),
+                       max_minutes=0.5, cpus=1),
     "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=0.5, lr=0.005, batch_size=64, epochs=30, patience=5),
     "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=0.5, lr=0.003, batch_size=64, epochs=100, patience=10),
 }
 # What each preset is for, shown under the Train page's preset picker. Honest about the real retail sample, where
 # no preset beats the best baseline (measurements: BENCHMARKS.md, "Defaults on real data").
 PRESET_NOTES: dict[str, str] = {
-    "Quick demo": "A small GRU for at most 30 seconds: it clearly beats the baselines on the synthetic teaching "
+    "Quick demo": "A small GRU for at most 30 seconds on one CPU thread (more would not make a model this small "
+                  "faster): it clearly beats the baselines on the synthetic teaching "
                   "sample. On the real retail sample it does NOT beat the best baseline (item-to-item neighbours, "
                   "ItemKNN: test Recall@20 0.34 against 0.28 for this preset after its 30 seconds): it shows how "
                   "training works, not what a network can do there.",
