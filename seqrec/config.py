@@ -154,7 +154,8 @@ class TrainConfig:
     repeat: bool = _field(True, "switch", "Repeat-aware scores", "Add a learned score to items already in the "
                           "history, larger for recent and frequent ones (RepeatNet-style): people come back to items "
                           "in shops, music and click sessions, which a recurrent state alone recalls poorly. When "
-                          "seen items are excluded it only shapes training. Full loss only (the sampled loss trains without them).")
+                          "seen items are excluded it only shapes training. Full loss only (the sampled loss trains "
+                          "without them).")
     layer_norm: bool = _field(False, "switch", "Layer norm before output", "Normalise the top hidden state (layer "
                               "norm) before the output layer.")
     monitor: str = _field("recall", "choice", "Early stopping follows", "The validation metric at the largest K "

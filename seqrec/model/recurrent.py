@@ -86,6 +86,12 @@ class RepeatScores(nn.Module):
         return self.add_to(torch.zeros(len(h), n_cols, dtype=h.dtype, device=h.device), h, rows, row_of, pos)
 
 
+def has_repeat_scores(config: TrainConfig) -> bool:
+    """Whether a model of this config has repeat scores: switched on, with the full loss (the sampled loss scores a
+    few hundred drawn items per step, not the seen ones)."""
+    return bool(getattr(config, "repeat", False)) and getattr(config, "loss", "full") == "full"
+
+
 class SeqRecModel(nn.Module):
     def __init__(self, n_items: int, config: TrainConfig):
         super().__init__()
@@ -107,8 +113,7 @@ class SeqRecModel(nn.Module):
             self.proj = None
             self.output = nn.Linear(config.hidden_size, n_items + 1)
         width = config.embedding_dim if config.tie_weights else config.hidden_size
-        # the sampled loss scores a few hundred items per step, not the seen ones: repeat scores need the full loss
-        self.repeat = RepeatScores(width) if config.repeat and config.loss == "full" else None
+        self.repeat = RepeatScores(width) if has_repeat_scores(config) else None
         self.generator: torch.Generator | None = None
 
     def hidden_states(self, items: torch.Tensor) -> torch.Tensor:
@@ -128,13 +133,14 @@ class SeqRecModel(nn.Module):
 
     def forward(self, items: torch.Tensor) -> torch.Tensor:
         """(B, T) item indices -> (B, T, n_items + 1) logits for the next item after every prefix."""
-        logits = self.output(self.hidden_states(items))
+        h = self.hidden_states(items)
+        logits = self.output(h)
         if self.repeat is not None:
             b, t = items.shape
             pos = torch.arange(t, device=items.device).repeat(b)
-            h = self.hidden_states(items).reshape(b * t, -1)
             row_of = torch.arange(b, device=items.device).repeat_interleave(t)
-            logits = self.repeat.add_to(logits.reshape(b * t, -1), h, items, row_of, pos).view(b, t, -1)
+            logits = self.repeat.add_to(logits.reshape(b * t, -1), h.reshape(b * t, -1), items, row_of, pos)
+            logits = logits.view(b, t, -1)
         return logits
 
     def score_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

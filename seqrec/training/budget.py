@@ -28,7 +28,7 @@ from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.metrics import MAX_SCORE_ELEMENTS
 from seqrec.model.losses import loss_chunk_positions
-from seqrec.model.recurrent import REPEAT_DECAYS
+from seqrec.model.recurrent import REPEAT_DECAYS, has_repeat_scores
 from seqrec.runtime import machine_memory_bytes, worker_count
 
 FLOAT = 4  # bytes per float32
@@ -103,13 +103,9 @@ def parameter_count(n_items: int, config: TrainConfig) -> int:
     norm = 2 * h if config.layer_norm else 0
     output = (h * e + e) if config.tie_weights else h * v  # tied: a projection to the embedding, no own weights
     k = len(REPEAT_DECAYS)
-    repeat = ((e if config.tie_weights else h) * k + 2 * k) if _has_repeat(config) else 0  # gates and decays
+    repeat = ((e if config.tie_weights else h) * k + 2 * k) if has_repeat_scores(config) else 0  # gates and decays
     return v * e + cells + norm + output + v + repeat
 
-
-def _has_repeat(config: TrainConfig) -> bool:
-    """Whether the model has repeat scores (SeqRecModel: on, and the full loss)."""
-    return bool(getattr(config, "repeat", False)) and getattr(config, "loss", "full") == "full"
 
 
 def window_counts(train_lengths: np.ndarray, max_len: int) -> tuple[int, int]:
@@ -147,12 +143,12 @@ def estimate_training_memory(shape: DataShape, config: TrainConfig) -> MemoryEst
                     + config.layers * config.hidden_size * (GATES[config.model] + CELL_COPIES_EXTRA))
     tokens = config.batch_size * steps  # the recurrent part runs once over the whole batch
     cols, rows = _loss_columns_and_rows(config, shape.n_items, tokens)
-    copies = LOGIT_COPIES + (REPEAT_COPIES if _has_repeat(config) else 0)
+    copies = LOGIT_COPIES + (REPEAT_COPIES if has_repeat_scores(config) else 0)
     step = FLOAT * (tokens * (per_position + HIDDEN_COPIES * config.hidden_size) + copies * rows * cols)
     eval_rows = _eval_rows(n_cols)
     eval_steps = min(config.max_len, int(shape.train_lengths.max()) + 1 if len(shape.train_lengths) else 1)
     # no gradients while validating: one layer's input and output per position at a time
-    score_copies = SCORE_COPIES + (REPEAT_COPIES if _has_repeat(config) else 0)
+    score_copies = SCORE_COPIES + (REPEAT_COPIES if has_repeat_scores(config) else 0)
     validation = FLOAT * eval_rows * (score_copies * n_cols
                                       + eval_steps * (config.embedding_dim + 2 * config.hidden_size))
     return MemoryEstimate(weights=FLOAT * p, gradients=FLOAT * p, optimizer=2 * FLOAT * p, best_copy=FLOAT * p,
