@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,8 +57,21 @@ def main() -> None:
         train_in_pages(url, 1, timeout=a.timeout, browser=browser)  # warm-up: page modules, the sample, warm workers
         solo = train_in_pages(url, 1, timeout=a.timeout, browser=browser)["results"][0]
         cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+        timeline, sampling = [], threading.Event()
+
+        def sample() -> None:  # the server's CPU seconds in each second of the crowd (trainings are in workers)
+            last = cpu0
+            while not sampling.wait(1.0):
+                now = cpu_seconds(proc.pid)
+                timeline.append(round(now - last, 2))
+                last = now
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         crowd = train_in_pages(url, a.sessions, timeout=a.timeout, browser=browser)["results"]
         wall, cpu = time.perf_counter() - t0, cpu_seconds(proc.pid) - cpu0
+        sampling.set()
+        sampler.join()
         browser.close()
     slots = worker_count()
     ratios = [None if not r["finished"] or not solo["finished"] else
@@ -68,7 +82,7 @@ def main() -> None:
                finished=sum(r["finished"] for r in crowd), seconds=[r["seconds"] for r in crowd],
                over_solo_x_place=ratios, worst_over_solo_x_place=max((x for x in ratios if x is not None), default=None),
                errors=[e for r in crowd for e in r["errors"]], saw_queue=sum(r["saw_queue"] for r in crowd),
-               wall_s=round(wall, 1), server_cpu_s=round(cpu, 1),
+               wall_s=round(wall, 1), server_cpu_s=round(cpu, 1), server_cpu_per_second=timeline,
                load_average_after=[round(x, 2) for x in os.getloadavg()])
     print(json.dumps(out, indent=1))
     if out["finished"] != a.sessions:
