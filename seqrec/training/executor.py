@@ -207,7 +207,6 @@ def _signal_name(code) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 
 WARM_ENV = "SEQREC_WARM_WORKERS"
-RECYCLE_WAIT_SECONDS = 5.0  # a training waits this long for a worker that is cleaning up before starting a new one
 
 
 _stdlib_preparation_data = multiprocessing.spawn.get_preparation_data
@@ -358,11 +357,9 @@ class LocalExecutor:
         raw = os.environ.get(WARM_ENV, "").strip()
         self.warm = max(0, min(8, int(warm if warm is not None else (raw if raw.isdigit() else 0))))
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)  # a worker joined the idle list (or stopped recycling)
         self._running: list[_LocalHandle] = []
         self._idle: list[_Worker] = []
         self._starting = 0
-        self._recycling = 0  # workers cleaning up after a training, idle again within about a second
         self.spawned = 0  # worker processes started so far (a reused worker is not counted again)
 
     # -- the warm pool ----------------------------------------------------------------------------------------------
@@ -377,21 +374,13 @@ class LocalExecutor:
         """An idle warm worker when there is one (a dead one is dropped), else a new one (which reads its task
         once torch has loaded). Workers come back to the idle list after their training (see _recycle)."""
         worker = None
-        deadline = time.monotonic() + RECYCLE_WAIT_SECONDS
-        with self._changed:
-            while True:
-                while self._idle and worker is None:
-                    w = self._idle.pop(0)
-                    if w.alive:
-                        worker = w
-                    else:
-                        threading.Thread(target=w.end, daemon=True).start()
-                left = deadline - time.monotonic()
-                if worker is not None or not self._recycling or left <= 0:
-                    break
-                # a training just ended and its worker is cleaning up: wait for it rather than start a process
-                # (importing torch takes seconds of a core that the running trainings need)
-                self._changed.wait(left)
+        with self._lock:
+            while self._idle and worker is None:
+                w = self._idle.pop(0)
+                if w.alive:
+                    worker = w
+                else:
+                    threading.Thread(target=w.end, daemon=True).start()
         if worker is None:
             worker = self._spawn()
         worker.trainings += 1
@@ -418,10 +407,9 @@ class LocalExecutor:
             with self._lock:
                 self._starting -= 1
             return
-        with self._changed:
+        with self._lock:
             self._starting -= 1
             self._idle.append(w)
-            self._changed.notify_all()
 
     @property
     def idle(self) -> int:
@@ -458,26 +446,19 @@ class LocalExecutor:
         with self._lock:
             if handle in self._running:
                 self._running.remove(handle)
-            self._recycling += 1 if reusable else 0
         # the worker cleans up (gc, memory back to the system) and says it is idle: off the caller's thread
         threading.Thread(target=self._recycle, args=(handle.worker, reusable), name="seqrec-recycle-worker",
                          daemon=True).start()
 
     def _recycle(self, worker: _Worker, reusable: bool) -> None:
-        if reusable:
-            ready = worker.wait_between_tasks(60.0)
-            with self._changed:
-                self._recycling -= 1
-                kept = ready and len(self._idle) < max(self.warm, 1)  # a waiting training finds it there
-                if kept:  # reused by the next training; extra ones end
+        if reusable and worker.wait_between_tasks(60.0):
+            with self._lock:
+                if len(self._idle) < max(self.warm, 1):  # reused by the next training; extra ones end
                     self._idle.append(worker)
-                self._changed.notify_all()
-            if kept:
-                return
-            if ready:
-                worker.end()
-                return
-        else:
+                    return
+            worker.end()
+            return
+        if not reusable:
             worker.end(wait=2.0)
         self.prewarm()  # a retired or dead worker is replaced
 

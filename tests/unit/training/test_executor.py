@@ -120,25 +120,6 @@ def test_a_warm_worker_is_reused_and_a_dead_one_replaced():
         ex.shutdown()
 
 
-@pytest.mark.slow  # a worker process: 10-30 s on a busy 2-core machine
-def test_the_next_training_waits_for_the_worker_cleaning_up_instead_of_starting_a_process():
-    """Issue 14: in a queue, the next training starts the moment one ends, while that worker still cleans up (gc,
-    memory back to the system). It takes that worker (idle within about a second) rather than start a process, whose
-    torch import would take seconds of a core from the trainings running beside it."""
-    ex = LocalExecutor(cores=2, warm=1)
-    try:
-        ex.prewarm()
-        wait_for(lambda: ex.idle == 1, 60)
-        first = ex.submit(SPLIT, QUICK, name="a")
-        assert first.result() is not None
-        spawned = ex.spawned
-        second = ex.submit(SPLIT, QUICK, name="b")  # at once: the first worker has not said it is idle yet
-        assert second.result() is not None
-        assert second.pid == first.pid and ex.spawned == spawned, "the cleaning worker was waited for, not replaced"
-    finally:
-        ex.shutdown()
-
-
 def test_stop_takes_effect_within_a_second_and_keeps_the_best_weights(local):
     rec = Recorder()
     handle = local.submit(SPLIT, LONG, name="long")
