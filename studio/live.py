@@ -54,6 +54,9 @@ def _progress() -> None:
 
 def _chart() -> None:
     job = _job_or_rerun()
+    if job.status == QUEUED:  # nothing to plot yet; a chart here would only make every waiting browser draw Plotly
+        st.caption("The live loss and validation chart appears here when your training starts.")
+        return
     key = job.progress_key()
     kept = st.session_state.get(_FIGURE)
     if kept is None or kept[0] != id(job) or kept[1] != key:
