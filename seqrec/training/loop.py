@@ -151,9 +151,9 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
     positions: faster (a chunk's logits stay in cache) and bounded in memory on large catalogues (the gradients
     equal one pass over the whole batch).
     Returns the mean loss and the number of target tokens it averages over."""
-    targets = seq[:, 1:]
+    inputs, targets = seq[:, :-1], seq[:, 1:]
     real = targets > 0
-    hidden = model.hidden_states(seq[:, :-1])[real]  # (tokens, H)
+    hidden = model.hidden_states(inputs)[real]  # (tokens, H)
     targets = targets[real]
     n_tokens = int(targets.numel())
     if n_tokens == 0:
@@ -161,6 +161,13 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
     row_of = pos = None
     if model.repeat is not None:  # each token's history row and its position in it, for the repeat scores
         row_of, pos = real.nonzero(as_tuple=True)
+
+    def steps(part: slice | None = None):
+        """The repeat scores' (rows, row_of, pos) for these tokens (all when part is None); None without them."""
+        if row_of is None:
+            return None
+        return (inputs, row_of, pos) if part is None else (inputs, row_of[part], pos[part])
+
     if sampler is not None:
         negs = sampler.draw()
         loss_sum = sampled_softmax_loss(model, hidden, targets, negs, sampler.log_expected)
@@ -168,7 +175,7 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
         return loss_sum.detach() / n_tokens, n_tokens
     rows = loss_chunk_positions(n_items)
     if n_tokens <= rows:
-        loss_sum = full_softmax_loss(model, hidden, targets, (seq[:, :-1], row_of, pos))
+        loss_sum = full_softmax_loss(model, hidden, targets, steps())
         (loss_sum / n_tokens).backward()
         return loss_sum.detach() / n_tokens, n_tokens
     # Run the recurrent part once, then the output layer chunk by chunk into the hidden states' gradient, and
@@ -177,8 +184,7 @@ def batch_loss_backward(model: SeqRecModel, seq: torch.Tensor, n_items: int,
     total = torch.zeros((), device=seq.device)
     for start in range(0, n_tokens, rows):
         part = slice(start, start + rows)
-        steps = None if row_of is None else (seq[:, :-1], row_of[part], pos[part])
-        loss_sum = full_softmax_loss(model, detached[part], targets[part], steps)
+        loss_sum = full_softmax_loss(model, detached[part], targets[part], steps(part))
         (loss_sum / n_tokens).backward()
         total = total + loss_sum.detach()
     hidden.backward(detached.grad)
