@@ -19,5 +19,6 @@ PAGES = [st.Page(PAGE["home"], title="Home", icon=":material/home:", default=Tru
 nav = st.navigation(PAGES)
 state.keep_widget_values()
 state.init_state()
-state.sidebar()
+TRAIN = next(p for p, (page, *_) in zip(PAGES[1:], STEPS) if page == PAGE["train"])
+state.sidebar(poll=nav is not TRAIN)  # the Train page's live view polls the job itself (studio/live.py)
 nav.run()

@@ -1,9 +1,13 @@
 """The Train page's live view of a running job, polled cheaply (issue 14, item 1).
 
-Every poll is a script run on the one server, shared by every watching session, so the view is split in two
-fragments: the progress line, numbers and Stop button (small, every `state.poll_seconds()`: 1 s with a few
-trainings, up to 5 s when many are queued or running) and the live chart (a Plotly figure, the costly part: rebuilt
-only when the job's progress changed since the last build, and polled three times less often).
+Every poll is a script run on the one server and a redraw in the watching browser, so the view is split by what it
+shows. A training waiting in the queue shows one progress line with its place, polled every
+`state.QUEUED_POLL_SECONDS` (its place changes only when a training ends) and no chart; when it starts, a full rerun
+switches the page to the running view. A running training polls in two fragments: the progress line, numbers and
+Stop button (small, every `state.poll_seconds()`: 1 s with a few trainings running, slower with many) and the live
+chart (a static SVG, `studio.figures.live`: a Plotly figure cost the watching browser ~2 s of CPU to load and a few
+tenths of a second per redraw; rebuilt only when the job's progress changed since the last build, and polled three
+times less often). The finished run gets the interactive Plotly chart.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import streamlit as st
 
 from seqrec.training.jobs import QUEUED, queue_message
 from studio import state
-from studio.figures import training as figures
+from studio.figures.live import live_chart_svg
 from studio.textsafe import md_escape
 
 _FIGURE = "_live_figure"  # (job id, progress key, figure) of the last chart built in this session
@@ -19,7 +23,12 @@ _FIGURE = "_live_figure"  # (job id, progress key, figure) of the last chart bui
 
 def watch() -> None:
     """The live view of this session's active job (call only while one is active)."""
-    poll = state.poll_seconds()
+    job = state.current_job()
+    poll = state.poll_seconds(job)
+    if job.status == QUEUED:
+        st.fragment(_queued, run_every=poll)()
+        st.caption("The live loss and validation chart appears here when your training starts.")
+        return
     st.fragment(_progress, run_every=poll)()
     st.fragment(_chart, run_every=3 * poll)()
 
@@ -31,13 +40,25 @@ def _job_or_rerun():
     return job
 
 
+def _queued() -> None:
+    job = _job_or_rerun()
+    if job.status != QUEUED:
+        st.rerun()  # it started: a full rerun draws the running view, polled at its own pace
+    with st.container(border=True):
+        st.progress(0.0, text=f"Waiting for a free training slot: {queue_message(job)}")
+        if job.stop_requested:
+            st.info("Withdrawing it from the queue…", icon=":material/hourglass_bottom:")
+        elif st.button("Leave the queue", icon=":material/stop_circle:", key="train_stop",
+                       help="Withdraws this training before it starts; nothing is trained or saved."):
+            job.stop()
+
+
 def _progress() -> None:
     job = _job_or_rerun()
     snap = job.snapshot(losses=False)
     k = job.config.monitor_k
     with st.container(border=True):
-        head = f"Waiting for a free training slot: {queue_message(job)}" if snap.status == QUEUED else \
-            f"Training **{md_escape(job.name)}** · epoch {max(snap.epoch, 1)} of up to {snap.epochs}"
+        head = f"Training **{md_escape(job.name)}** · epoch {max(snap.epoch, 1)} of up to {snap.epochs}"
         st.progress(snap.progress, text=head)
         c = st.columns([1, 1, 1, 1, 1.2])
         c[0].metric("Elapsed", f"{snap.elapsed:.1f} s")
@@ -54,13 +75,10 @@ def _progress() -> None:
 
 def _chart() -> None:
     job = _job_or_rerun()
-    if job.status == QUEUED:  # nothing to plot yet; a chart here would only make every waiting browser draw Plotly
-        st.caption("The live loss and validation chart appears here when your training starts.")
-        return
     key = job.progress_key()
     kept = st.session_state.get(_FIGURE)
     if kept is None or kept[0] != id(job) or kept[1] != key:
         snap = job.snapshot()
-        fig = figures.training_progress(snap.batch_losses, snap.epoch_metrics, job.config.monitor_k, snap.best_epoch)
-        kept = st.session_state[_FIGURE] = (id(job), key, fig)
-    st.plotly_chart(kept[2], width="stretch", key="live_chart")
+        svg = live_chart_svg(snap.batch_losses, snap.epoch_metrics, job.config.monitor_k, snap.best_epoch)
+        kept = st.session_state[_FIGURE] = (id(job), key, svg)
+    st.image(kept[2], width="stretch")

@@ -251,10 +251,18 @@ def interrupted_note() -> str:
     return st.session_state.get(INTERRUPTED_NOTE, "")
 
 
-def poll_seconds() -> float:
-    """How often a watching page polls its job: every second with a few trainings, slower when many are queued or
-    running (each poll is a script run on the one server), at most every 5 s."""
-    return max(1.0, min(5.0, len(jobs.active_jobs()) / 2))
+QUEUED_POLL_SECONDS = 5.0
+
+
+def poll_seconds(job=None) -> float:
+    """How often a page polls its job. Each poll is a script run on the one server and a redraw in the browser, so
+    a training waiting in the queue polls every `QUEUED_POLL_SECONDS` (its place changes only when a training ends;
+    the page switches to the running view when it starts), a running one every second while a few run, slower when
+    many do (at most every 5 s)."""
+    if job is not None and job.status == jobs.QUEUED:
+        return QUEUED_POLL_SECONDS
+    running = sum(1 for j in jobs.active_jobs() if j.status == jobs.RUNNING)
+    return max(1.0, min(5.0, running / 2))
 
 
 def raw_table(files: list[tuple[str, bytes | str]]):
@@ -293,16 +301,25 @@ def training_active() -> bool:
     return job is not None and job.is_active
 
 
-def _sidebar_job_status() -> None:
-    st.fragment(_sidebar_job_poll, run_every=2 * poll_seconds())()
-
-
-def _sidebar_job_poll() -> None:
-    """Polls the running job from any page; when it ends, a full rerun collects the run and refreshes the pages."""
+def _sidebar_job_status(poll: bool) -> None:
     job = current_job()
-    if job is None or not job.is_active:
+    if not poll:  # the page polls the job itself (the Train page's live view): one poller per page is enough
+        _sidebar_job_line(job)
+        return
+    st.fragment(_sidebar_job_poll, run_every=2 * poll_seconds(job))(job.status)
+
+
+def _sidebar_job_poll(drawn_as: str) -> None:
+    """Polls the job from any page; when it ends, a full rerun collects the run and refreshes the pages, and when a
+    queued one starts, a full rerun sets the running pace of every poll on the page."""
+    job = current_job()
+    if job is None or not job.is_active or job.status != drawn_as:
         st.rerun()
-    snap = job.snapshot()
+    _sidebar_job_line(job)
+
+
+def _sidebar_job_line(job) -> None:
+    snap = job.snapshot(losses=False)
     if snap.status == jobs.QUEUED:
         st.progress(0.0, text=f":material/hourglass_empty: **{md_escape(job.name)}** is waiting: "
                               f"{jobs.queue_message(job)}")
@@ -311,8 +328,9 @@ def _sidebar_job_poll() -> None:
                 text=f":material/hourglass_top: Training **{md_escape(job.name)}** · {snap.progress:.0%}")
 
 
-def sidebar() -> None:
-    """The shared sidebar: the current dataset in numbers, the session's runs and any training in progress."""
+def sidebar(poll: bool = True) -> None:
+    """The shared sidebar: the current dataset in numbers, the session's runs and any training in progress (polled
+    unless `poll` is False: on a page that polls the job itself, each poll being a script run and a redraw)."""
     ds = current_dataset()
     with st.sidebar:
         st.markdown("##### :material/database: Current data")
@@ -323,7 +341,7 @@ def sidebar() -> None:
                        + (" · item names loaded" if ds.items is not None else ""))
         st.markdown("##### :material/model_training: Runs")
         if training_active():
-            _sidebar_job_status()
+            _sidebar_job_status(poll)
         rs = runs()
         if not rs and not training_active():
             st.caption("No runs yet. Train one on the Train page.")

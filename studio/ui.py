@@ -22,11 +22,16 @@ def friendly_errors(action: str = "That action"):
     Messages quote file names and values from the user's data, so they are shown as plain text, never markdown."""
     try:
         yield
-    except SeqrecError as e:
-        st.error(md_escape(e), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the page must stay usable whatever happens
-        st.error(md_escape(f"{action} failed unexpectedly ({type(e).__name__}: {e}). Your data and runs are "
-                           f"unchanged; try again with other settings."), icon=":material/error:")
+        st.error(md_escape(error_sentence(action, e)), icon=":material/error:")
+
+
+def error_sentence(action: str, e: Exception) -> str:
+    """A SeqrecError's own sentence, or a short apology for anything unexpected (plain text, not markdown)."""
+    if isinstance(e, SeqrecError):
+        return str(e)
+    return (f"{action} failed unexpectedly ({type(e).__name__}: {e}). Your data and runs are unchanged; try again "
+            f"with other settings.")
 
 
 def recommendation_column_config(max_score: float | None = None) -> dict:

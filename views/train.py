@@ -6,7 +6,7 @@ from seqrec.runs.bundle import config_from_file
 from seqrec.evaluation.compare import baseline_verdict, best_baseline, run_vs_baselines
 from studio.textsafe import md_escape
 from studio import live, state
-from studio.train_form import config_form
+from studio.train_form import START_ERROR, config_form, start_from_form
 from studio.nav import PAGE
 from studio.ui import friendly_errors, show_seed_series, show_verdict
 
@@ -18,18 +18,17 @@ st.caption(f"Train a recurrent next-item model on **{md_escape(ds.name)}** ({ds.
            f"validation; training runs in the background, so you can keep using the app.")
 
 with st.container(border=True):
-    config, run_name = config_form()
+    config_form()
     busy = state.training_active()
     b_go, b_seeds = st.columns([1, 3], vertical_alignment="bottom")
-    n_seeds = b_seeds.number_input("Repeat with N seeds", min_value=1, max_value=10, key="tf_n_seeds",
-                                   help="Train the same settings N times (seed, seed + 1, ...) one after another and "
-                                        "see the mean and spread across seeds beside each run's 95% interval.")
-    go = b_go.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train_start",
-                     help="Only one training per session at a time." if busy else None)
-    if go and not state.training_active():
-        with friendly_errors("Starting the training"):  # refuses an over-budget config here
-            state.start_seed_series(ds, config.validate(), run_name or None, int(n_seeds))
-            st.rerun()
+    b_seeds.number_input("Repeat with N seeds", min_value=1, max_value=10, key="tf_n_seeds",
+                         help="Train the same settings N times (seed, seed + 1, ...) one after another and see the "
+                              "mean and spread across seeds beside each run's 95% interval.")
+    b_go.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train_start",
+                on_click=start_from_form,  # starts the job before this script runs: one rerun per press
+                help="Only one training per session at a time." if busy else None)
+    if st.session_state.get(START_ERROR):  # e.g. a config over the memory budget; shown once
+        st.error(md_escape(st.session_state.pop(START_ERROR)), icon=":material/error:")
 
 with st.expander("Start from a saved config (.json)", icon=":material/upload_file:"):
     st.caption("Upload a config downloaded from the Runs page (or a saved run's config.json) to train exactly those "

@@ -1,6 +1,6 @@
-"""Issue 14: a training waiting in the queue shows its place, and no live chart until it starts: every waiting
-browser drawing an empty Plotly chart just after a crowd pressed Train is work that starves the running trainings
-when the browsers share the server's cores."""
+"""Issue 14: a training waiting in the queue shows its place, and no live chart until it starts, and its page polls
+slowly: every waiting browser drawing an empty Plotly chart or redrawing its progress every second just after a
+crowd pressed Train is work that starves the running trainings when the browsers share the server's cores."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from apppage import open_app_page
 from seqrec.config import TrainConfig
 from seqrec.training import jobs
+from studio import state
 
 
 def test_a_queued_training_shows_its_place_and_no_chart_until_it_starts(small_dataset):
@@ -25,7 +26,39 @@ def test_a_queued_training_shows_its_place_and_no_chart_until_it_starts(small_da
         assert any("Waiting for a free training slot" in p.proto.text for p in at.get("progress"))
         assert not at.get("plotly_chart"), "no chart while the training waits"
         assert any("appears here when your training starts" in c.value for c in at.caption)
+        assert state.poll_seconds(job) == state.QUEUED_POLL_SECONDS > state.poll_seconds(None)
+        assert at.button(key="train_stop").label == "Leave the queue"
     finally:
         job.stop()
         release.set()
+        pool.shutdown(wait=True)
+
+
+def test_a_queued_page_switches_to_the_running_view_when_its_training_starts(small_dataset):
+    pool, release = ThreadPoolExecutor(max_workers=1), threading.Event()
+    pool.submit(release.wait, 60)
+    try:
+        job = jobs.TrainingJob(small_dataset.split, TrainConfig(epochs=200, patience=0), name="queued one")
+        jobs.submit(job, pool)
+        at = open_app_page("views/train.py", small_dataset, [])
+        at.session_state["job"] = job
+        at.run()
+        assert any("Waiting for a free training slot" in p.proto.text for p in at.get("progress"))
+        release.set()
+        for _ in range(200):  # the slot frees; the job starts
+            if job.status != jobs.QUEUED:
+                break
+            threading.Event().wait(0.05)
+        assert job.status == jobs.RUNNING
+        at.run()  # the queued view's poll sees the start and reruns the page into the running view
+        assert not at.exception, at.exception
+        assert any("Training **queued one**" in p.proto.text for p in at.get("progress"))
+        assert at.button(key="train_stop").label == "Stop"
+        if job.is_active:  # the live chart: a static SVG image, not a Plotly chart (studio/figures/live.py)
+            assert at.get("image") and not at.get("plotly_chart")
+        assert state.poll_seconds(job) < state.QUEUED_POLL_SECONDS
+    finally:
+        job.stop()
+        release.set()
+        job.wait(60)
         pool.shutdown(wait=True)
