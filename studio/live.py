@@ -62,7 +62,7 @@ def _progress() -> None:
         st.progress(snap.progress, text=head)
         c = st.columns([1, 1, 1, 1, 1.2])
         c[0].metric("Elapsed", f"{snap.elapsed:.1f} s")
-        c[1].metric("Throughput", f"{snap.sequences_per_second:,.0f} seq/s")
+        c[1].metric("Sequences / s", f"{snap.sequences_per_second:,.0f}")
         c[2].metric("Batches", f"{snap.n_losses:,}")
         best = max((e.get(f"recall@{k}", 0) for e in snap.epoch_metrics), default=None)
         c[3].metric(f"Best valid Recall@{k}", "—" if best is None else f"{best:.3f}")

@@ -304,7 +304,7 @@ def training_active() -> bool:
 def _sidebar_job_status(poll: bool) -> None:
     job = current_job()
     if not poll:  # the page polls the job itself (the Train page's live view): one poller per page is enough
-        _sidebar_job_line(job)
+        st.caption(f":material/hourglass_top: **{md_escape(job.name)}**: its progress is on this page.")
         return
     st.fragment(_sidebar_job_poll, run_every=2 * poll_seconds(job))(job.status)
 

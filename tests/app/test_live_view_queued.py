@@ -62,3 +62,31 @@ def test_a_queued_page_switches_to_the_running_view_when_its_training_starts(sma
         release.set()
         job.wait(60)
         pool.shutdown(wait=True)
+
+
+def test_the_sidebar_polls_a_training_on_other_pages_and_points_to_the_train_page_on_it():
+    from streamlit.testing.v1 import AppTest
+
+    from studio.nav import PAGE
+
+    from pathlib import Path
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(PAGE["train"])
+    at.run()
+    at.selectbox(key="tf_preset").set_value("Thorough").run()
+    at.button(key="train_start").click().run()
+    job = at.session_state["job"]
+    try:
+        assert job.is_active
+        assert any("its progress is on this page" in c.value for c in at.sidebar.caption)
+        assert not at.sidebar.get("progress"), "no second poller beside the live view"
+        at.switch_page(PAGE["compare"])
+        at.run()
+        assert not at.exception, at.exception
+        assert any(p.proto.text.startswith((":material/hourglass_top: Training", ":material/hourglass_empty:"))
+                   for p in at.sidebar.get("progress"))
+    finally:
+        job.stop()
+        job.wait(120)
