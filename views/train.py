@@ -2,6 +2,7 @@
 import streamlit as st
 
 from studio.figures import training as figures
+from studio.figures.live import live_chart_svg
 from seqrec.runs.bundle import config_from_file
 from seqrec.evaluation.compare import baseline_verdict, best_baseline, run_vs_baselines
 from studio.textsafe import md_escape
@@ -81,8 +82,14 @@ if runs and not state.training_active():
         show_seed_series(series, k)
     if run.order_check:
         st.markdown(f"**Does order matter?** {md_escape(run.order_check.get('sentence', ''))}")
-    st.plotly_chart(figures.training_progress(run.batch_losses, run.epochs, k, run.best_epoch), width="stretch",
-                    key="final_chart")
+    # The curves as a static SVG: a Plotly chart here cost each finishing page ~2 s of browser CPU (loading Plotly),
+    # just as the next trainings start (issue 14). The interactive chart is drawn only when its expander is opened.
+    st.image(live_chart_svg(run.batch_losses, run.epochs, k, run.best_epoch), width="stretch")
+    interactive = st.expander("Interactive chart (hover for values)", icon=":material/query_stats:",
+                              key="train_final_interactive", on_change="rerun")
+    if interactive.open:
+        interactive.plotly_chart(figures.training_progress(run.batch_losses, run.epochs, k, run.best_epoch),
+                                 width="stretch", key="final_chart")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Beside the baselines** (test set, same protocol)")

@@ -193,6 +193,20 @@ def test_quick_demo_training_produces_a_run_with_metrics(trained):
     assert any("quick gru" in c.value for c in home.sidebar.caption), "the sidebar lists the session's runs"
 
 
+def test_the_finished_run_shows_its_curves_at_once_and_the_interactive_chart_on_demand(trained):
+    at = open_page(trained, PAGE["train"])
+    assert at.get("image"), "the curves as a static image"
+    assert not at.get("plotly_chart"), "no Plotly chart until asked for (it costs the browser ~2 s of CPU)"
+    at.session_state["train_final_interactive"] = True  # open the expander
+    at.run()
+    try:
+        charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        assert len(charts) == 1 and len(charts[0]["data"]) == 4, "raw and smoothed loss, Recall@20, MRR@20"
+    finally:
+        at.session_state["train_final_interactive"] = False
+        at.run()
+
+
 def test_presets_fill_in_the_hyperparameters():
     at = open_page(new_app(), PAGE["train"])
     at.selectbox(key="tf_preset").set_value("Thorough").run()
