@@ -7,7 +7,7 @@ switches the page to the running view. A running training polls in two fragments
 Stop button (small, every `state.poll_seconds()`: 1 s with a few trainings running, slower with many) and the live
 chart (a static SVG, `studio.figures.live`: a Plotly figure cost the watching browser ~2 s of CPU to load and a few
 tenths of a second per redraw; rebuilt only when the job's progress changed since the last build, and polled three
-times less often). The finished run gets the interactive Plotly chart.
+times less often). The finished run's interactive Plotly chart is drawn only on demand (views/train.py).
 """
 from __future__ import annotations
 

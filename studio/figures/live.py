@@ -5,7 +5,8 @@ browser about 2 s of CPU to load Plotly and a few tenths of a second per redraw 
 watching a Quick demo used a third to half of a core), and in a workshop whose browsers share the server's cores
 that starves the very trainings being watched. This SVG shows the same two panels (training loss per batch, raw and
 smoothed; validation Recall@K and MRR@K per epoch, the best epoch marked) and costs the browser next to nothing. The
-finished run gets the interactive Plotly chart (`studio.figures.training.training_progress`).
+Train page shows a finished run's curves with it too (a Plotly chart there cost each finishing page ~2 s of CPU);
+the interactive Plotly version (`studio.figures.training.training_progress`) is drawn when asked for.
 
 Only numbers go into the SVG (no run or item names), so it needs no escaping of user text.
 """
@@ -22,7 +23,7 @@ WIDTH, HEIGHT = 1000, 300
 TOP, BOTTOM = 46, 250  # the plot area's y range (SVG y grows downwards)
 PANELS = ((60, 470), (570, 980))  # x ranges of the loss panel and the metrics panel
 MAX_POINTS = 200
-GREY, TEXT = "#ADB5BD", "#495057"
+TEXT = "#495057"
 
 
 def _fmt(v: float) -> str:
