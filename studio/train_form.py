@@ -69,8 +69,9 @@ def number(name: str, container) -> float | int:
                                   key=f"tf_{name}")
 
 
-def config_form() -> tuple[TrainConfig | None, str]:
-    """Draw the form; returns (config, run name). The config is not validated here (train does that)."""
+def config_form() -> None:
+    """Draw the form. Its config and run name come from `config_from_widgets()`, which the Train button's callback
+    reads before the page is drawn."""
     init_form()
     top = st.columns([2, 2, 2, 1])
     top[0].selectbox("Preset", list(PRESETS), key="tf_preset", on_change=apply_preset,
@@ -94,7 +95,6 @@ def config_form() -> tuple[TrainConfig | None, str]:
         for i, n in enumerate(CHOICES):
             extra[len(SWITCHES) + i].selectbox(SETTINGS[n].label, list(SETTINGS[n].choices), key=f"tf_{n}",
                                                help=SETTINGS[n].help)
-    return config_from_widgets()
 
 
 def config_from_widgets() -> tuple[TrainConfig, str]:

@@ -117,9 +117,10 @@ def test_the_form_widgets_offer_exactly_the_config_limits_and_build_valid_config
     def page():
         import streamlit as st
 
-        from studio.train_form import config_form
+        from studio.train_form import config_form, config_from_widgets
 
-        st.session_state["cfg"] = config_form()[0]
+        config_form()
+        st.session_state["cfg"] = config_from_widgets()[0]
 
     at = AppTest.from_function(page, default_timeout=60).run()
     assert not at.exception, at.exception
