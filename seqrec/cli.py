@@ -115,22 +115,37 @@ def _add_setting_options(group) -> None:
     defaults = TrainConfig()
     for name, s in SETTINGS.items():
         default = getattr(defaults, name)
-        text = s.help.rstrip(".")
+        text = s.help.rstrip(".").replace("%", "%%")  # argparse %-formats help texts
         if s.kind == "switch" and default:  # on by default: --NAME / --no-NAME
             group.add_argument(s.option, dest=name, action=argparse.BooleanOptionalAction, default=True,
                                help=f"{text}. On by default.")
         elif s.kind == "switch":
-            group.add_argument(s.option, dest=name, action="store_true", help=s.help)
+            group.add_argument(s.option, dest=name, action="store_true", help=f"{text}.")
         elif s.kind == "choice":
             group.add_argument(s.option, dest=name, choices=s.choices, default=default,
                                help=f"{text}. Default {default}.")
         elif s.kind == "ints":
             group.add_argument(s.option, dest=name, type=int, nargs="+", default=list(default), metavar=s.metavar,
                                help=f"{text}. Allowed: {_bounds(s)}; default {' '.join(map(str, default))}.")
+        elif s.auto:  # a number, or `auto` (None: chosen from the data when training starts)
+            shown = "auto" if default is None else f"{default:g}"
+            group.add_argument(s.option, dest=name, type=_number_or_auto, default=default, metavar="F|auto",
+                               help=f"{text}. Allowed: {_bounds(s)} or auto; default {shown}.")
         else:
             shown = default if s.integer else f"{default:g}"
             group.add_argument(s.option, dest=name, type=int if s.integer else float, default=default,
                                metavar=s.metavar, help=f"{text}. Allowed: {_bounds(s)}; default {shown}.")
+
+
+def _number_or_auto(text: str) -> float | None:
+    """An option that takes a number or `auto`: None for auto (argparse reports anything else as not 'a number or
+    auto')."""
+    if text.strip().lower() == "auto":
+        return None
+    return float(text)
+
+
+_number_or_auto.__name__ = "number or auto"  # argparse names the type in its message: "invalid number or auto value"
 
 
 def build_parser() -> argparse.ArgumentParser:

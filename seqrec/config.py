@@ -40,6 +40,9 @@ class Setting:
     # it is searched on a log scale; None: not searched (the base config's value is used). Inside (lo, hi).
     search: tuple[float, float] | None = None
     log: bool = False
+    # A float field that may also be None: "automatic", chosen from the data when training starts (the CLI takes
+    # `auto`, the form an empty box). Only dropout has one (seqrec.training.loop.resolve_auto).
+    auto: bool = False
 
     @property
     def integer(self) -> bool:
@@ -56,13 +59,16 @@ class Setting:
     def problem(self, v) -> str | None:
         """The sentence validate() reports for a bad value `v`, or None when `v` is allowed."""
         noun = self.noun or self.name.replace("_", " ")
+        if v is None and self.auto:
+            return None
         if self.kind == "int":
             if isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi:
                 return f"{noun} must be a whole number between {self.lo} and {self.hi} (got {v!r})"
         elif self.kind == "float":
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # v == v: not NaN
             if not ok or not (v > self.lo if self.open_below else v >= self.lo) or v > self.hi:
-                return f"{noun} must be a number in {'(' if self.open_below else '['}{self.lo}, {self.hi}] (got {v!r})"
+                return (f"{noun} must be a number in {'(' if self.open_below else '['}{self.lo}, {self.hi}]"
+                        f"{' or auto' if self.auto else ''} (got {v!r})")
         elif self.kind == "choice":
             allowed = " or ".join(self.choices) if len(self.choices) == 2 else "one of " + ", ".join(self.choices)
             if v not in self.choices:
@@ -100,9 +106,17 @@ class TrainConfig:
                               lo=1, hi=1024, step=4, search=(32, 512), log=True)
     layers: int = _field(1, "int", "Layers", "Stacked recurrent layers; more can learn more, but train slower.",
                          lo=1, hi=4)
-    dropout: float = _field(0.5, "float", "Dropout", "Share of units dropped on the embeddings and between layers "
-                            "during training, against overfitting.", lo=0.0, hi=0.9, step=0.05, fmt="%.2f",
-                            search=(0.0, 0.6))
+    # Automatic by default (issue 15, BENCHMARKS.md "Round 5"): one fixed value could not serve both kinds of real
+    # log. 0.2 is clearly better on purchase logs where people come back to items (Online Retail, 32% of next items
+    # repeat an earlier one: MRR@20 0.189 vs 0.158 in 3 minutes), 0.5 clearly better on ratings, where an item
+    # appears once per user (MovieLens-shaped: test Recall@20 0.354 vs 0.265).
+    dropout: float | None = _field(None, "float", "Dropout", "Share of units dropped on the embeddings and between "
+                                   "layers during training, against overfitting. Automatic when left empty (`auto`, "
+                                   "the default): 0.2 when users often come back to items (at least 5% of the "
+                                   "training sequences' next items repeat an earlier one: shop and click logs), "
+                                   "else 0.5 (ratings, where each item appears once per user); the run records the "
+                                   "value used.", lo=0.0, hi=0.9, step=0.05, fmt="%.2f", search=(0.0, 0.6),
+                                   auto=True)
     # six decimals: the form's smallest learning rate (the bound itself is open) is then 0.000001
     lr: float = _field(0.005, "float", "Learning rate", "Adam learning rate (step size); too high diverges, too low "
                        "is slow.", lo=0.0, hi=1.0, open_below=True, step=0.0005, fmt="%.6f",
@@ -203,6 +217,12 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+# Automatic dropout (a None dropout; seqrec.training.loop.resolve_auto): (rarely repeated items, often repeated items),
+# and the share of the training sequences' next items that repeat an earlier one (seqrec.data.split.repeat_share)
+# from which the second applies. BENCHMARKS.md, "Defaults on real data", round 5.
+AUTO_DROPOUT = (0.5, 0.2)
+AUTO_DROPOUT_REPEATS = 0.05
+
 # Settings added after runs were first saved, with the value that reproduces what a run saved without them did
 LEGACY_DEFAULTS: dict[str, object] = {"repeat": False}
 
@@ -217,8 +237,8 @@ PRESETS: dict[str, dict] = {
     # section 7), and a workshop's first trainings then leave a core to the pages and the next one
     "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.2, lr=0.01, batch_size=64, epochs=10, patience=3,
                        max_minutes=0.5, cpus=1),
-    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=0.5, lr=0.005, batch_size=64, epochs=30, patience=5),
-    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=0.5, lr=0.003, batch_size=64, epochs=100, patience=10),
+    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=None, lr=0.005, batch_size=64, epochs=30, patience=5),
+    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=None, lr=0.003, batch_size=64, epochs=100, patience=10),
 }
 # What each preset is for, shown under the Train page's preset picker. Honest about the real retail sample, where
 # no preset beats the best baseline (measurements: BENCHMARKS.md, "Defaults on real data").

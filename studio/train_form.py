@@ -65,8 +65,10 @@ def number(name: str, container) -> float | int:
     s = SETTINGS[name]
     lo, hi = limits(s)
     step = int(s.step) if s.integer else float(s.step)
+    # an automatic setting (dropout) is an empty box showing "auto" until the user types a number; emptying the box
+    # makes it automatic again
     return container.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help,
-                                  key=f"tf_{name}")
+                                  key=f"tf_{name}", **({"value": None, "placeholder": "auto"} if s.auto else {}))
 
 
 def config_form() -> None:
@@ -101,7 +103,8 @@ def config_from_widgets() -> tuple[TrainConfig, str]:
     """The form's config and run name from its widgets' values (kept in the session under their keys, so this also
     works in a widget's callback, before the page is drawn). Not validated here (training does that)."""
     ss = st.session_state
-    values = {k: int(ss[f"tf_{k}"]) if SETTINGS[k].integer else float(ss[f"tf_{k}"]) for k in NUMBERS}
+    values = {k: None if ss[f"tf_{k}"] is None and SETTINGS[k].auto else
+              int(ss[f"tf_{k}"]) if SETTINGS[k].integer else float(ss[f"tf_{k}"]) for k in NUMBERS}
     options = {n: bool(ss[f"tf_{n}"]) if n in SWITCHES else str(ss[f"tf_{n}"] or getattr(DEFAULTS, n))
                for n in SWITCHES + CHOICES}
     cfg = TrainConfig(model=MODELS.get(ss["tf_model"] or "GRU", "gru"), seed=int(ss["tf_seed"]),

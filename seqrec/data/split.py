@@ -130,6 +130,20 @@ def leave_last_out(data: Interactions) -> SplitData:
     return SplitData(vocab=vocab, users=users, train=train, valid_target=codes[ends - 2], test_target=codes[ends - 1])
 
 
+def repeat_share(train: list[np.ndarray]) -> float:
+    """Share of the training sequences' next items (every position after the first) that repeat an item earlier in
+    the same sequence: ~0 on ratings (each item once per user), 10-40% on shop and click logs. 0.0 when there are
+    no next items."""
+    lengths = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
+    steps = int(np.maximum(lengths - 1, 0).sum())
+    if steps == 0:
+        return 0.0
+    items = np.concatenate(train).astype(np.int64)
+    owner = np.repeat(np.arange(len(train), dtype=np.int64), lengths)
+    distinct = len(np.unique(owner * (int(items.max()) + 1) + items))
+    return (len(items) - distinct) / steps
+
+
 def pad_batch(seqs: list[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Right-pad the last `max_len` items of each sequence with 0; returns (batch, lengths)."""
     if max_len:

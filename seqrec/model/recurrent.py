@@ -5,19 +5,33 @@ from the run's own random generator (reproducible even when several trainings sh
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-from seqrec.config import TrainConfig
+from seqrec.config import AUTO_DROPOUT, TrainConfig
 
 CELL_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 REPEAT_DECAYS = (0.5, 0.95)  # initial decays of the repeat scores: the last few steps, and the whole history
 
 
-def seeded_dropout(x: torch.Tensor, p: float, training: bool, generator: torch.Generator | None) -> torch.Tensor:
-    """Inverted dropout whose mask comes from `generator` (nn.Dropout would use the process-wide RNG)."""
+MASK_LEVELS = 1 << 16  # a NumPy-drawn dropout mask compares 16-bit draws: p is used to within 1 / 65,536
+
+
+def seeded_dropout(x: torch.Tensor, p: float, training: bool,
+                   generator: torch.Generator | np.random.Generator | None) -> torch.Tensor:
+    """Inverted dropout whose mask comes from the run's own `generator` (nn.Dropout would use the process-wide RNG).
+    With a NumPy generator (the trainer's choice on the CPU) the mask is four 16-bit draws per 64-bit PCG64 output,
+    ~20x cheaper than torch's `bernoulli_` there (which cost ~10% of a training step); a torch generator (GPUs) draws
+    with `bernoulli_` on the tensor's device."""
     if not training or p <= 0:
         return x
+    if isinstance(generator, np.random.Generator):
+        drop = min(MASK_LEVELS, round(p * MASK_LEVELS))  # units whose draw is below this are dropped
+        n = x.numel()
+        draws = generator.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
+        keep = torch.from_numpy(draws >= drop).view(x.shape).to(x.device)
+        return x * keep * (MASK_LEVELS / max(1, MASK_LEVELS - drop))
     keep = torch.empty_like(x).bernoulli_(1 - p, generator=generator)
     return x * keep / (1 - p)
 
@@ -114,11 +128,13 @@ class SeqRecModel(nn.Module):
             self.output = nn.Linear(config.hidden_size, n_items + 1)
         width = config.embedding_dim if config.tie_weights else config.hidden_size
         self.repeat = RepeatScores(width) if has_repeat_scores(config) else None
-        self.generator: torch.Generator | None = None
+        self.generator: torch.Generator | np.random.Generator | None = None
 
     def hidden_states(self, items: torch.Tensor) -> torch.Tensor:
         """(B, T) item indices -> (B, T, H) top-layer hidden states (through `head`: (B, T, E) when tied)."""
         p = self.config.dropout
+        if p is None:  # automatic, but built outside a training (which resolves it from the data): the ratings value
+            p = AUTO_DROPOUT[0]
         x = seeded_dropout(self.embedding(items), p, self.training, self.generator)
         for cell in self.cells:
             x, _ = cell(x)

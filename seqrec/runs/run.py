@@ -22,7 +22,7 @@ from seqrec.evaluation.protocol import evaluate_baselines, model_order_check, mo
     score_model_sampled
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.training.budget import check_training_memory
-from seqrec.training.loop import Callback, train
+from seqrec.training.loop import Callback, resolve_auto, train
 
 
 @dataclass
@@ -87,8 +87,9 @@ class Run:
         return "recall@20" if 20 in self.config.ks else f"recall@{max(self.config.ks)}"
 
     def uncertainty_summary(self, key: str | None = None) -> dict:
-        """metrics_ci95, baselines_ci95, comparison (vs the best baseline on `key`), by_history_length and
-        order_check, as far as the run has per-user results (nothing for runs saved before them)."""
+        """metrics_ci95, baselines_ci95, comparison (vs the best baseline on `key`), comparisons (the same on Recall,
+        MRR and NDCG at key's K), by_history_length and order_check, as far as the run has per-user results (nothing
+        for runs saved before them)."""
         if self.test_ranks is None:
             return {}
         ks = self.config.ks
@@ -96,10 +97,15 @@ class Run:
         if self.baseline_ranks:
             out["baselines_ci95"] = {n: uncertainty.ci_json(uncertainty.metric_intervals(r, ks))
                                      for n, r in self.baseline_ranks.items()}
-            comp = uncertainty.comparison(self.test_ranks, self.baselines, self.baseline_ranks,
-                                          key or self.comparison_key)
+            key = key or self.comparison_key
+            comp = uncertainty.comparison(self.test_ranks, self.baselines, self.baseline_ranks, key)
             if comp is not None:
                 out["comparison"] = comp
+                # the same judgement on each metric with an interval, each against its own best baseline (the
+                # best on Recall is not always the best on MRR)
+                k = key.split("@")[1]
+                out["comparisons"] = {c["metric"]: c for m in ("recall", "mrr", "ndcg") if (c := uncertainty.comparison(
+                    self.test_ranks, self.baselines, self.baseline_ranks, f"{m}@{k}")) is not None}
         out["by_history_length"] = uncertainty.by_history_length(
             self.history_lengths, {"model": self.test_ranks, **self.baseline_ranks},
             sorted({f"{m}@{k}" for m in ("recall", "mrr") for k in ks}))
@@ -157,6 +163,7 @@ def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Se
     """Split, train, evaluate on the test targets, and compute the baselines (unless given) with the same code."""
     config.validate()
     split = data if isinstance(data, SplitData) else leave_last_out(data)
+    config = resolve_auto(config, split)  # the run records the values an automatic setting took
     check_training_memory(split, config)  # before any tensor: an over-budget config is refused, not crashed into
     if dataset is None:
         dataset = dataset_summary(data) if isinstance(data, Interactions) else \

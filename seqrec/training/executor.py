@@ -40,7 +40,7 @@ import torch
 from seqrec.errors import SeqrecError
 from seqrec.runs.run import Run, default_run_name
 from seqrec.training import worker as _worker
-from seqrec.training.loop import BatchInfo, EpochInfo, build_model
+from seqrec.training.loop import BatchInfo, EpochInfo, build_model, resolve_auto
 
 STOP_GRACE = 1.0  # seconds a worker has to reach a batch boundary after Stop before it is ended outright
 FIRST_BATCH_GRACE = 30.0  # ... a worker still starting (loading torch) when Stop was pressed
@@ -181,11 +181,12 @@ class TrainingHandle:
         return self._outcome[1] if self._outcome and self._outcome[0] == "stopped" else ""
 
     def _rebuild(self, payload: dict):
-        model = build_model(self.split.n_items, self.config)
+        config = resolve_auto(self.config, self.split)  # what the worker trained with (it resolved the same way)
+        model = build_model(self.split.n_items, config)
         model.load_state_dict({k: torch.from_numpy(v if v.flags.writeable else v.copy())
                                for k, v in payload["state"].items()})
         model.eval()
-        run = Run(name=self.name or default_run_name(self.config), config=self.config, vocab=self.split.vocab,
+        run = Run(name=self.name or default_run_name(config), config=config, vocab=self.split.vocab,
                   model=model, **{k: payload[k] for k in _worker.run_fields() if k in payload})
         run.executor = self.executor
         return run

@@ -18,8 +18,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from seqrec.config import TrainConfig
-from seqrec.data.split import SplitData, pad_batch
+from seqrec.config import AUTO_DROPOUT, AUTO_DROPOUT_REPEATS, TrainConfig
+from seqrec.data.split import SplitData, pad_batch, repeat_share
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.protocol import evaluate_model
 from seqrec.model.losses import NegativeSampler, full_softmax_loss, loss_chunk_positions, make_sampler, \
@@ -100,6 +100,16 @@ def pick_device(device: str | None = None) -> torch.device:
             raise SeqrecError(f"Device {device!r} is not available on this machine; use cpu or leave it out.")
         return dev
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_auto(config: TrainConfig, split: SplitData) -> TrainConfig:
+    """The config with its automatic settings (None) chosen from the training data: dropout 0.2 when at least 5% of
+    the training sequences' next items repeat an earlier one (shop and click logs), else 0.5 (ratings). A config
+    without automatic settings comes back unchanged."""
+    if config.dropout is not None:
+        return config
+    often = repeat_share(split.train) >= AUTO_DROPOUT_REPEATS
+    return config.replace(dropout=AUTO_DROPOUT[int(often)])
 
 
 def build_model(n_items: int, config: TrainConfig, device: torch.device | None = None) -> SeqRecModel:
@@ -208,10 +218,13 @@ def train(split: SplitData, config: TrainConfig, callbacks: Sequence[Callback] =
     """Train one model on the split's training parts; early stopping on the validation metric config.monitor at the
     largest K (validated every config.eval_every epochs), the learning rate warmed up over config.warmup_steps batches
     and, with lr_schedule="plateau", halved after each validation without improvement."""
-    config.validate()
+    config = resolve_auto(config.validate(), split)
     device = pick_device(device) if not isinstance(device, torch.device) else device
     model = build_model(split.n_items, config, device)
-    model.generator = torch.Generator(device=device).manual_seed(config.seed)
+    # dropout masks from the run's own seeded generator: NumPy's PCG64 on the CPU (far cheaper per draw than torch's
+    # CPU generator), torch's on a GPU
+    model.generator = (np.random.default_rng(config.seed) if device.type == "cpu"
+                       else torch.Generator(device=device).manual_seed(config.seed))
     rng = np.random.default_rng(config.seed)
     windows, lengths = training_windows(split.train, config.max_len)
     windows_t = torch.from_numpy(windows)

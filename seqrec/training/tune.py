@@ -31,6 +31,7 @@ from seqrec.evaluation.metrics import per_user_metrics
 from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, model_scorer
 from seqrec.runs.run import Run, train_run
 from seqrec.training import executor as _executor
+from seqrec.training.loop import resolve_auto
 from seqrec.training.space import SEARCHABLE, Range, check_metric, parse_space, search_space  # noqa: F401 - re-exported
 
 TRIAL_THREADS = 2  # the fewest torch threads a trial should get: trials in flight = the executor's cores // this
@@ -237,7 +238,7 @@ class Tuner:
         sampler = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=5)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
         study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner, study_name=cell)
-        defaults = TrainConfig()
+        defaults = resolve_auto(TrainConfig(), self.split)  # automatic settings as a plain training would take them
         first = {n: r.clip(getattr(defaults, n)) for n, r in self.space.items() if not r.fixed}
         if first:
             study.enqueue_trial(first)  # the defaults first: the search never ends below them

@@ -58,6 +58,8 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
     run_dir, out, proc = trained
     assert out["model"] == "gru"
     assert out["config"]["hidden_size"] == 16 and out["config"]["epochs"] == 2 and out["config"]["seed"] == 3
+    # dropout was left automatic: the run records the value it took (the sample's shoppers rarely repeat an item)
+    assert out["config"]["dropout"] == 0.5
     data = load_interactions(small_csv)
     assert out["dataset"] == {"users": data.n_users, "items": data.n_items, "interactions": len(data),
                               "name": "small.csv", "fingerprint": interactions_fingerprint(data)}
@@ -78,6 +80,13 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
                                                out["baselines"][comp["baseline"]]["recall@20"], abs=1e-6)
     assert comp["verdict"] == ("better" if comp["ci95"][0] > 0 else "worse" if comp["ci95"][1] < 0 else
                                "no clear difference")
+    # and on MRR and NDCG too, each against its own best baseline (issue 15: "beats on both Recall@20 and MRR@20")
+    assert set(out["comparisons"]) == {"recall@20", "mrr@20", "ndcg@20"} and out["comparisons"]["recall@20"] == comp
+    mrr = out["comparisons"]["mrr@20"]
+    assert mrr["baseline"] == max(out["baselines"], key=lambda n: out["baselines"][n]["mrr@20"])
+    assert mrr["difference"] == pytest.approx(out["metrics"]["mrr@20"] - out["baselines"][mrr["baseline"]]["mrr@20"],
+                                              abs=1e-6)
+    assert mrr["ci95"][0] <= mrr["difference"] <= mrr["ci95"][1]
     assert set(out["order_check"]) >= {"recall@20", "mrr@20", "order_matters", "sentence"}
     assert out["order_check"]["recall@20"]["ci95"][0] <= out["order_check"]["recall@20"]["drop"]
     buckets = out["by_history_length"]
@@ -231,6 +240,7 @@ BAD_INPUTS = {
     "hidden size 0": (["train", "{good}", "--hidden-size", "0"], ["hidden size", "(got 0)"]),
     "dropout 1.5": (["train", "{good}", "--dropout", "1.5", "--lr", "-1"], ["dropout", "1.5", "lr"]),
     "epochs abc": (["train", "{good}", "--epochs", "abc"], ["--epochs", "'abc'", "--help"]),
+    "dropout abc": (["train", "{good}", "--dropout", "abc"], ["--dropout", "number or auto", "'abc'"]),
     "bad model": (["train", "{good}", "--model", "transformer"], ["--model", "transformer"]),
     "bad filter": (["stats", "{good}", "--min-user-interactions", "1"], ["at least 3"]),
     "bad device": (["train", "{good}", "--device", "banana", "--epochs", "1"], ["device", "banana"]),

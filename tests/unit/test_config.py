@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 
 from seqrec import PRESETS, SeqrecError, TrainConfig
-from seqrec.cli import build_parser, train_config
+from seqrec.cli import _number_or_auto, build_parser, train_config
 from seqrec.config import CELLS, KINDS, LIMITS, LOSSES, SETTINGS
 from studio.train_form import K_CHOICES, MODELS, NUMBERS, limits
 from studio.train_form import LOSSES as FORM_LOSSES
@@ -68,7 +68,9 @@ def test_cli_flag_form_limits_and_validate_agree(name):
     # the CLI: the flag exists, with the config's default and type, and its help states the bounds and the default
     action = _train_actions()[name]
     assert action.option_strings == [s.option] and action.default == getattr(DEFAULTS, name)
-    assert action.type is (int if s.integer else float)
+    assert action.type is (_number_or_auto if s.auto else int if s.integer else float)
+    if s.auto:  # `auto` (any case) is the automatic value, None
+        assert action.type("auto") is None and action.type(" AUTO ") is None and "or auto" in action.help
     assert "Allowed: " in action.help and "default" in action.help
     for value, bad in ((hi, False), (above, True)):
         argv = ["train", "x.csv", s.option, str(value)]

@@ -1,0 +1,56 @@
+"""Issue 15: the Train form's dropout box is empty ("auto") for the presets that leave it automatic; a typed number
+is used as it is, emptying the box makes it automatic again, and an empty box survives navigation (AppTest)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetStates  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from studio.nav import PAGE  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+pytestmark = pytest.mark.usefixtures("home")
+
+
+def browse(at: AppTest, page: str) -> AppTest:
+    at.switch_page(PAGE[page])
+    at._run(WidgetStates())  # noqa: SLF001 (as a browser: the page left sends no widget values)
+    assert not at.exception, (page, at.exception)
+    return at
+
+
+def test_dropout_is_an_empty_auto_box_for_balanced_and_a_number_once_typed():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    browse(at, "train")
+    box = at.number_input(key="tf_dropout")
+    assert box.value == 0.2  # the first-visit preset (Quick demo) sets it
+    at.selectbox(key="tf_preset").set_value("Balanced").run()
+    box = at.number_input(key="tf_dropout")
+    assert box.value is None and box.proto.placeholder == "auto"
+    assert "Automatic when left empty" in box.help and not at.exception
+    browse(at, "compare")
+    browse(at, "train")
+    assert at.number_input(key="tf_dropout").value is None  # still automatic, not reset to the minimum (0.0)
+    at.number_input(key="tf_dropout").set_value(0.35).run()
+    assert at.number_input(key="tf_dropout").value == 0.35
+    at.number_input(key="tf_dropout").set_value(None).run()
+    assert at.number_input(key="tf_dropout").value is None and not at.exception
+
+
+def test_the_forms_config_leaves_an_empty_dropout_automatic(monkeypatch):
+    from seqrec import PRESETS, TrainConfig
+    from studio import train_form
+
+    widgets = {f"tf_{k}": v for k, v in TrainConfig(**PRESETS["Balanced"]).to_dict().items()}
+    widgets.update(tf_model="GRU", tf_exclude=False, tf_name=" mine ", tf_ks=[10, 20])
+    monkeypatch.setattr(train_form.st, "session_state", widgets)
+    config, name = train_form.config_from_widgets()
+    assert config.dropout is None and config.validate() and name == "mine"
+    widgets["tf_dropout"] = 0.3
+    assert train_form.config_from_widgets()[0].dropout == 0.3
