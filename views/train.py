@@ -66,8 +66,9 @@ if runs and not state.training_active():
     k = run.config.monitor_k
     st.subheader(f"Latest run: {md_escape(run.name)}")
     stopped = " (stopped by you; best weights kept)" if run.stopped_by_user else ""
-    st.caption(f"{run.config.model.upper()} · {run.parameter_count:,} parameters · {run.epochs_run} epochs, best at "
-               f"epoch {run.best_epoch}{stopped} · {run.train_seconds:.1f} s · "
+    dropout = "auto" if run.config.dropout is None else f"{run.config.dropout:g}"  # a trained run records its value
+    st.caption(f"{run.config.model.upper()} · {run.parameter_count:,} parameters · dropout {dropout} · "
+               f"{run.epochs_run} epochs, best at epoch {run.best_epoch}{stopped} · {run.train_seconds:.1f} s · "
                f"{run.sequences_per_second:,.0f} sequences/s · data: {md_escape(run.dataset.get('name', '?'))}")
     _, best_base = best_baseline(run, f"recall@{k}")
     m = st.columns(4)

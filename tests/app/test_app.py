@@ -195,6 +195,7 @@ def test_quick_demo_training_produces_a_run_with_metrics(trained):
 
 def test_the_finished_run_shows_its_curves_at_once_and_the_interactive_chart_on_demand(trained):
     at = open_page(trained, PAGE["train"])
+    assert any("dropout 0.2 ·" in c.value for c in at.caption), "the dropout the run trained with"
     assert at.get("image"), "the curves as a static image"
     assert not at.get("plotly_chart"), "no Plotly chart until asked for (it costs the browser ~2 s of CPU)"
     at.session_state["train_final_interactive"] = True  # open the expander
