@@ -104,8 +104,9 @@ class Run:
                 # the same judgement on each metric with an interval, each against its own best baseline (the
                 # best on Recall is not always the best on MRR)
                 k = key.split("@")[1]
-                out["comparisons"] = {c["metric"]: c for m in ("recall", "mrr", "ndcg") if (c := uncertainty.comparison(
-                    self.test_ranks, self.baselines, self.baseline_ranks, f"{m}@{k}")) is not None}
+                each = (uncertainty.comparison(self.test_ranks, self.baselines, self.baseline_ranks, f"{m}@{k}")
+                        for m in uncertainty.INTERVAL_METRICS)
+                out["comparisons"] = {c["metric"]: c for c in each if c is not None}
         out["by_history_length"] = uncertainty.by_history_length(
             self.history_lengths, {"model": self.test_ranks, **self.baseline_ranks},
             sorted({f"{m}@{k}" for m in ("recall", "mrr") for k in ks}))
