@@ -34,6 +34,7 @@ def test_dropout_is_an_empty_auto_box_for_balanced_and_a_number_once_typed():
     box = at.number_input(key="tf_dropout")
     assert box.value is None and box.proto.placeholder == "auto"
     assert "Automatic when left empty" in box.help and not at.exception
+    assert any("dropout chosen from your data" in c.value for c in at.caption)  # the preset's note says so
     browse(at, "compare")
     browse(at, "train")
     assert at.number_input(key="tf_dropout").value is None  # still automatic, not reset to the minimum (0.0)
