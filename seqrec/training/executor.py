@@ -181,7 +181,7 @@ class TrainingHandle:
         return self._outcome[1] if self._outcome and self._outcome[0] == "stopped" else ""
 
     def _rebuild(self, payload: dict):
-        config = resolve_auto(self.config, self.split)  # what the worker trained with (it resolved the same way)
+        config = self.config  # automatic settings were resolved at submit: what the worker trained with
         model = build_model(self.split.n_items, config)
         model.load_state_dict({k: torch.from_numpy(v if v.flags.writeable else v.copy())
                                for k, v in payload["state"].items()})
@@ -473,8 +473,8 @@ class LocalExecutor:
         """Start a training in a worker process. `concurrent`: how many trainings the caller expects to run at once
         with this one (the app's queue: its busy slots plus the waiting jobs), so the first of a crowd does not
         take every core for its whole run; None: those running now plus this one."""
-        config.validate()
-        opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)
+        config = resolve_auto(config.validate(), split)  # automatic settings chosen here, once: the worker and the
+        opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)  # run then hold the same values
         return _LocalHandle(self, split, config, name, opts, concurrent)
 
 
@@ -637,7 +637,7 @@ class RayExecutor:
     def submit(self, split, config, name=None, baselines=None, dataset=None, device=None,
                concurrent: int | None = None) -> TrainingHandle:
         """Start a training as a Ray task (`concurrent` is not needed: Ray gives each task its own CPUs)."""
-        config.validate()
+        config = resolve_auto(config.validate(), split)  # as the local executor does
         opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)
         return _RayHandle(self, split, config, name, opts)
 

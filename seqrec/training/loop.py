@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from seqrec.config import AUTO_DROPOUT, AUTO_DROPOUT_REPEATS, TrainConfig
-from seqrec.data.split import SplitData, pad_batch, repeat_share
+from seqrec.data.split import SplitData, pad_batch
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.protocol import evaluate_model
 from seqrec.model.losses import NegativeSampler, full_softmax_loss, loss_chunk_positions, make_sampler, \
@@ -108,7 +108,7 @@ def resolve_auto(config: TrainConfig, split: SplitData) -> TrainConfig:
     without automatic settings comes back unchanged."""
     if config.dropout is not None:
         return config
-    often = repeat_share(split.train) >= AUTO_DROPOUT_REPEATS
+    often = split.repeat_share >= AUTO_DROPOUT_REPEATS
     return config.replace(dropout=AUTO_DROPOUT[int(often)])
 
 

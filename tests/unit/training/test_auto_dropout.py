@@ -36,6 +36,7 @@ def test_dropout_is_automatic_by_default_and_takes_its_value_from_the_data():
     ratings = leave_last_out(load_interactions(_log(60, 0)))
     rebuys = leave_last_out(load_interactions(_log(60, 3)))
     assert repeat_share(ratings.train) < AUTO_DROPOUT_REPEATS <= repeat_share(rebuys.train)
+    assert rebuys.repeat_share == repeat_share(rebuys.train)  # computed once per split, the same value
     assert resolve_auto(TrainConfig(), ratings).dropout == AUTO_DROPOUT[0] == 0.5
     assert resolve_auto(TrainConfig(), rebuys).dropout == AUTO_DROPOUT[1] == 0.2
     chosen = TrainConfig(dropout=0.35)
