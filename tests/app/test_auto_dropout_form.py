@@ -55,3 +55,21 @@ def test_the_forms_config_leaves_an_empty_dropout_automatic(monkeypatch):
     assert config.dropout is None and config.validate() and name == "mine"
     widgets["tf_dropout"] = 0.3
     assert train_form.config_from_widgets()[0].dropout == 0.3
+
+
+def test_a_balanced_training_in_the_app_records_the_dropout_it_chose():
+    """Through the app's queue and training executor: the form's empty box trains with the value the data calls for
+    (0.5 on the synthetic sample, whose shoppers rarely re-buy), and the Train page names it."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    browse(at, "train")
+    at.selectbox(key="tf_preset").set_value("Balanced").run()
+    for key, value in {"tf_epochs": 1, "tf_embedding_dim": 16, "tf_hidden_size": 16, "tf_cpus": 1}.items():
+        at.number_input(key=key).set_value(value)
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["job"].wait(120), "the training did not finish"
+    at.run()
+    run = at.session_state["runs"][-1]
+    assert run.config.dropout == 0.5 and run.config.epochs == 1
+    assert any("dropout 0.5 ·" in c.value for c in at.caption)
