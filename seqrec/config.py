@@ -249,8 +249,8 @@ PRESET_NOTES: dict[str, str] = {
                   "ItemKNN: test Recall@20 0.34 against 0.28 for this preset after its 30 seconds): it shows how "
                   "training works, not what a network can do there.",
     "Balanced": "The default model (GRU, 64-dim embeddings, 128 hidden units, dropout chosen from your data: the "
-                "empty Dropout box), up to 30 epochs: a good start on your own data. On the real retail sample even this stays below the best baseline (ItemKNN); the Compare "
-                "page says by how much.",
+                "empty Dropout box), up to 30 epochs: a good start on your own data. On the real retail sample even "
+                "this stays below the best baseline (ItemKNN); the Compare page says by how much.",
     "Thorough": "Two stacked layers, up to 100 epochs with patient early stopping: minutes rather than seconds; for "
                 "when Balanced is still improving at its last epoch.",
 }

@@ -181,12 +181,11 @@ class TrainingHandle:
         return self._outcome[1] if self._outcome and self._outcome[0] == "stopped" else ""
 
     def _rebuild(self, payload: dict):
-        config = self.config  # automatic settings were resolved at submit: what the worker trained with
-        model = build_model(self.split.n_items, config)
+        model = build_model(self.split.n_items, self.config)  # automatic settings were resolved at submit
         model.load_state_dict({k: torch.from_numpy(v if v.flags.writeable else v.copy())
                                for k, v in payload["state"].items()})
         model.eval()
-        run = Run(name=self.name or default_run_name(config), config=config, vocab=self.split.vocab,
+        run = Run(name=self.name or default_run_name(self.config), config=self.config, vocab=self.split.vocab,
                   model=model, **{k: payload[k] for k in _worker.run_fields() if k in payload})
         run.executor = self.executor
         return run
@@ -473,8 +472,9 @@ class LocalExecutor:
         """Start a training in a worker process. `concurrent`: how many trainings the caller expects to run at once
         with this one (the app's queue: its busy slots plus the waiting jobs), so the first of a crowd does not
         take every core for its whole run; None: those running now plus this one."""
-        config = resolve_auto(config.validate(), split)  # automatic settings chosen here, once: the worker and the
-        opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)  # run then hold the same values
+        # automatic settings chosen here, once, so the worker and the parent's run hold the same values
+        config = resolve_auto(config.validate(), split)
+        opts = dict(name=name, baselines=baselines, dataset=dataset, device=device)
         return _LocalHandle(self, split, config, name, opts, concurrent)
 
 
