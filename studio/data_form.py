@@ -9,7 +9,7 @@ import streamlit as st
 import seqrec
 from seqrec.data.dataset import SAMPLES, column_values, content_fingerprint, \
     load_dataset, metadata_coverage, numeric_range
-from seqrec.data.columns import explain_columns, norm_name
+from seqrec.data.columns import FILE_ORDER, explain_columns, norm_name
 from seqrec.data.metadata import TITLE_NAMES, titles_from_table
 from seqrec.data.read import MAX_UNCOMPRESSED_BYTES
 from studio.textsafe import md_escape
@@ -19,7 +19,8 @@ SAMPLE, RETAIL, UPLOAD = "Synthetic sample (teaching)", "Real sample (retail sho
 SOURCES = {SAMPLE: "synthetic", RETAIL: "retail"}  # the Source radio's bundled samples: label -> SAMPLES key
 ROLES = [("user", "User", "Who interacted: a user, customer or session id."),
          ("item", "Item", "What they interacted with: product, movie, song id."),
-         ("time", "Time", "When: a date/time or a number that orders each user's events."),
+         ("time", "Time", f"When: a date/time or a number that orders each user's events; {FILE_ORDER} for a file "
+                          "without one whose rows are already in time order."),
          ("event", "Event type (optional)", "e.g. view / cart / purchase, to filter by."),
          ("rating", "Rating (optional)", "A numeric rating, to keep only well-rated interactions.")]
 FILTER_DEFAULTS = {"f_min_user": 3, "f_min_item": 1, "f_max_len": 0, "f_repeats": False, "f_where_col": NONE,
@@ -64,12 +65,15 @@ def column_roles(raw, files, key: str) -> dict:
         picked = {}
         for col, (role, label, help_) in zip(st.columns(5), ROLES):
             default = guess.get(role)
-            picked[role] = col.selectbox(label, cols, index=cols.index(default) if default in cols else 0,
+            options = cols + [FILE_ORDER] * (role == "time" and FILE_ORDER not in cols)
+            picked[role] = col.selectbox(label, options, index=options.index(default) if default in options else 0,
                                          key=f"col_{role}_{key}", help=help_)
             taken, reason = why.get(role, (None, ""))
             chosen = picked[role] if picked[role] != NONE else None
             col.caption(md_escape(f"Taken: {reason}" if chosen and chosen == taken else
-                                  "Your choice" if chosen else reason.capitalize()))
+                                  "Each user's rows in the order of the file" if chosen == FILE_ORDER else
+                                  "Your choice" if chosen else reason.capitalize()
+                                  + (f"; if the rows are in time order, pick {FILE_ORDER}" if role == "time" else "")))
     return {role: (v if v != NONE else None) for role, v in picked.items()}
 
 

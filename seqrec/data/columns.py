@@ -34,9 +34,14 @@ def norm_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).strip().lower())
 
 
+FILE_ORDER = "(file order)"  # a time "column" to choose when a file has none and its rows are already in order
+
+
 @dataclass
 class ColumnMap:
-    """Which CSV column plays which role. user, item and time are required; event and rating are optional."""
+    """Which CSV column plays which role. user, item and time are required (time may be FILE_ORDER, chosen for a
+    file whose rows are already in time order: each user's rows are then taken in the order they appear); event
+    and rating are optional."""
 
     user: str
     item: str
@@ -189,7 +194,7 @@ def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None 
     cols = list(df.columns)
     problems = []
     for role, given in (("user", user), ("item", item), ("time", time), ("event", event), ("rating", rating)):
-        if given and given not in cols:
+        if given and given not in cols and not (role == "time" and given == FILE_ORDER):
             problems.append(f"the {role} column '{given}' is not in the file")
     given_by_caller = {"user": user, "item": item, "time": time}
     for role, flag in (("user", "--user-col"), ("item", "--item-col"), ("time", "--time-col")):
@@ -205,7 +210,10 @@ def resolve_columns(df: pd.DataFrame, user: str | None = None, item: str | None 
     if not problems and len(set(req)) < 3:
         problems.append(f"user, item and time must be three different columns (got {req})")
     if problems:
-        raise SeqrecError("Cannot map the columns: " + "; ".join(problems) + f"; the file's columns are {cols}.")
+        in_order = (f"; if each user's rows are already in time order, choose '{FILE_ORDER}' as the time column"
+                    if not chosen["time"] else "")
+        raise SeqrecError("Cannot map the columns: " + "; ".join(problems) + f"; the file's columns are {cols}"
+                          + in_order + ".")
     for opt in ("event", "rating"):
         if chosen[opt] in req or chosen[opt] == "":
             chosen[opt] = None

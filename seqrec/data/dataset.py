@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from seqrec.data.columns import resolve_columns
+from seqrec.data.columns import FILE_ORDER, resolve_columns
 from seqrec.data.metadata import load_item_metadata
 from seqrec.data.prepare import Filters, Interactions, prepare
 from seqrec.data.read import Source, read_tables
@@ -96,6 +96,8 @@ class Dataset:
         if span.get("is_datetime"):
             start, end = str(span["start"])[:10], str(span["end"])[:10]
             return f"{span['days']:,.0f} days", f"{start} → {end}"
+        if self.interactions.columns.time == FILE_ORDER:
+            return "file order", "No time column: each user's rows are taken in the order of the file."
         return f"{span['end'] - span['start']:,.6g}", f"time values {span['start']:g} → {span['end']:g}"
 
     # -- baselines -------------------------------------------------------------------------------------------------

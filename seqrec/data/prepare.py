@@ -15,7 +15,7 @@ import threading
 import numpy as np
 import pandas as pd
 
-from seqrec.data.columns import ColumnMap, resolve_columns
+from seqrec.data.columns import FILE_ORDER, ColumnMap, resolve_columns
 from seqrec.data.read import Source, read_tables, source_name
 from seqrec.data.times import arrow_numbers, quoted, try_parse_times
 from seqrec.errors import SeqrecError
@@ -386,6 +386,11 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     accepts users with fewer than 3 events. The work is done on integer codes of the IDs (the checks on their
     distinct values), so a million rows take about as long as reading them."""
     filters = (filters or Filters()).validate(training)
+    if columns.time == FILE_ORDER and FILE_ORDER not in df.columns:
+        attrs = dict(df.attrs)
+        df = df.assign(**{FILE_ORDER: np.arange(len(df), dtype=np.int64)})
+        df.attrs.update(attrs, notes=[*attrs.get("notes", []), "no time column: each user's rows are taken in the "
+                                      "order of the file"])
     raw_rows = len(df)
     row_offset = 2 if df.attrs.get("has_header", True) else 1
     delimiter = df.attrs.get("delimiter", ",")
@@ -447,7 +452,12 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
                              "choose a numeric column"))
             continue
         conditions.append((cond, _OPS[op](values, number)))
-    if (filters.date_from or filters.date_to) and not time_problem and not is_dt:
+    if columns.time == FILE_ORDER and (filters.date_from or filters.date_to or filters.session_gap_minutes):
+        what = "a date range" if filters.date_from or filters.date_to else "a session gap"
+        problems.append((f"{what} was given but the file has no time column (its rows are taken in file order)",
+                         f"remove the {what.split(' ', 1)[1]} or choose a time column (--time-col, or the column "
+                         f"choice)"))
+    elif (filters.date_from or filters.date_to) and not time_problem and not is_dt:
         problems.append(("a date range was given but the time column holds plain numbers, not dates",
                          "remove the date range or choose a time column of dates"))
     if problems:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from seqrec.data.columns import FILE_ORDER
 from studio.figures.style import PALETTE, style as _style
 from studio.textsafe import plot_escape_all
 
@@ -52,6 +53,6 @@ def interactions_over_time(ds) -> go.Figure:
         fig.update_yaxes(title=f"interactions per {unit}")
     else:
         fig = go.Figure(go.Histogram(x=t, nbinsx=60, marker_color=PALETTE[2]))
-        fig.update_xaxes(title="time value")
+        fig.update_xaxes(title="row of the file" if ds.interactions.columns.time == FILE_ORDER else "time value")
         fig.update_yaxes(title="interactions")
     return _style(fig, "Interactions over time")

@@ -193,6 +193,45 @@ def test_mostly_empty_user_column_beside_a_session_column_falls_back_to_the_sess
     assert data.n_users == 6 and data.dropped_rows == {}
 
 
+STEAM = "steamid,appid,playtime_forever\n" + "".join(f"{7656119800000 + u},{[10, 40, 70, 20, 50][(u + k) % 5]},{k}\n"
+                                                        for k in range(4) for u in range(3))
+
+
+def test_a_file_without_time_column_is_refused_with_the_file_order_way_out():
+    msg = error_of(load_interactions, STEAM.encode())
+    assert "no time column was found" in msg and "--time-col" in msg
+    assert "if each user's rows are already in time order, choose '(file order)' as the time column" in msg
+
+
+def test_file_order_takes_each_users_rows_as_they_appear_and_says_so():
+    data = load_interactions(STEAM.encode(), time="(file order)")
+    assert data.columns.time == "(file order)" and not data.time_is_datetime
+    assert any(n.startswith("no time column: each user's rows are taken in the order of the file") for n in data.notes)
+    df = data.df
+    for u in range(3):  # each user's items exactly as the file lists them (not sorted by any other column)
+        expected = [str([10, 40, 70, 20, 50][(u + k) % 5]) for k in range(4)]
+        assert df[df["user"].astype(str) == str(7656119800000 + u)]["item"].astype(str).tolist() == expected
+    split = leave_last_out(data)
+    assert split.vocab.decode([split.test_target[0]]) == ["20"]  # user 0's last row is held out for the test
+    stats = dataset_stats(data)
+    assert stats["columns"]["time"] == "(file order)" and stats["interactions"] == 12
+    for kw, words in (({"date_from": "2011-01-01"}, "a date range was given but the file has no time column"),
+                      ({"session_gap_minutes": 30}, "a session gap was given but the file has no time column")):
+        msg = error_of(load_interactions, STEAM.encode(), time="(file order)", filters=Filters(**kw))
+        assert words in msg and "choose a time column" in msg
+
+
+def test_cli_file_order_option_and_its_note(tmp_path, capsys):
+    path = tmp_path / "steam.csv"
+    path.write_text(STEAM)
+    assert cli_main(["stats", str(path)]) == 2
+    assert "(file order)" in capsys.readouterr().err
+    assert cli_main(["stats", str(path), "--time-col", "(file order)"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: no time column: each user's rows are taken in the order of the file." in err
+    assert json.loads(out)["columns"]["time"] == "(file order)"
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # 6. Filters
 # ------------------------------------------------------------------------------------------------------------------
@@ -327,3 +366,31 @@ def test_data_page_loads_a_gzipped_retail_export_with_one_option():
     assert ds.interactions.dropped_rows == {"CustomerID": 80}
     assert ds.item_title("85123A") == "85123A £ DESCRIPTION"
     assert any("empty user, item or time were left out" in w.value for w in at.warning)
+
+
+@pytest.mark.slow
+def test_data_page_file_order_for_a_file_without_time_column():
+    from streamlit.testing.v1 import AppTest
+
+    from studio.nav import PAGE
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(PAGE["data"])
+    at.run()
+    before = at.session_state["dataset"].name
+    at.radio(key="data_source").set_value("Upload CSV files").run()
+    at.file_uploader(key="upload_interactions").set_value(("steam_games.csv", STEAM.encode(), "text/csv")).run()
+    time_box = next(s for s in at.selectbox if s.label == "Time")
+    assert time_box.value == "(none)" and "(file order)" in time_box.options
+    assert any("if the rows are in time order, pick (file order)" in c.value for c in at.caption)
+    at.button(key="load_data").click().run()  # refused: one sentence, and the data in use is kept
+    assert any("choose '(file order)' as the time column" in e.value for e in at.error)
+    assert at.session_state["dataset"].name == before and not at.exception
+    next(s for s in at.selectbox if s.label == "Time").set_value("(file order)").run()
+    at.button(key="load_data").click().run()
+    assert not at.error and not at.exception, [e.value for e in at.error]
+    ds = at.session_state["dataset"]
+    assert ds.interactions.columns.time == "(file order)" and ds.stats["interactions"] == 12
+    assert any("each user's rows are taken in the order of the file" in c.value for c in at.caption)
+    assert any(m.value == "file order" for m in at.metric)
