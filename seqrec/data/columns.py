@@ -65,25 +65,40 @@ def find_columns(columns: list[str], candidates: list[str], taken: set[str]) -> 
     return hits
 
 
+def _epoch_band(v: pd.Series) -> bool:
+    """Every value is an epoch time from 1990 to 2100 in one unit (seconds, milli-, micro- or nanoseconds)."""
+    lo, hi = float(v.min()), float(v.max())
+    return any(6.3e8 * f <= lo and hi < 4.1e9 * f for f in (1, 1e3, 1e6, 1e9))
+
+
 def _content_roles(df: pd.DataFrame) -> dict:
-    """For a headerless file: guess roles from the values (epoch-like column = time, small-range numeric = rating)."""
+    """For a headerless file: guess roles from the values (dates or epoch-like numbers = time, small-range numeric =
+    rating). A column of date strings is the time before any number (9-digit item IDs look like 1970s epoch
+    seconds); among epoch-like numeric columns, one whose values all fall in 1990-2100 wins, then the last one
+    (u.data, ratings.dat and Amazon's ratings put the time last, after 10-digit ISBN-like item codes). Codes written
+    with a leading zero are IDs, never times."""
     sample = df.head(2000)
     roles: dict = {}
     cols = list(df.columns)
     numeric = {c: pd.to_numeric(sample[c], errors="coerce") for c in cols}
     time_col = None
     for c in cols:
-        v = numeric[c]
-        if v.notna().all() and len(v) and v.min() > 1e8:
+        if numeric[c].notna().all() or pd.to_datetime(sample[c].head(20), errors="coerce", format="mixed",
+                                                      utc=True).notna().mean() < 0.5:  # (a quick look first)
+            continue
+        parsed = pd.to_datetime(sample[c], errors="coerce", format="mixed", utc=True)
+        if parsed.notna().mean() > 0.9:
             time_col = c
             break
     if time_col is None:
+        epochs = []
         for c in cols:
-            parsed = pd.to_datetime(sample[c], errors="coerce", format="mixed", utc=True) \
-                if not numeric[c].notna().all() else None
-            if parsed is not None and parsed.notna().mean() > 0.9:
-                time_col = c
-                break
+            v = numeric[c]
+            if v.notna().all() and len(v) and v.min() > 1e8 and \
+                    not sample[c].astype(str).str.match(r"\s*0\d").any():
+                epochs.append((_epoch_band(v), cols.index(c), c))
+        if epochs:
+            time_col = max(epochs)[2]
     rest = [c for c in cols if c != time_col]
     rating_col = None
     if len(rest) > 2:

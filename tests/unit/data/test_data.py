@@ -99,6 +99,31 @@ def test_headerless_file_with_string_ids_and_dates():
     assert items_of(data, "u1") == ["b", "c", "a"]
 
 
+def test_headerless_click_log_takes_the_date_column_not_nine_digit_item_ids():
+    # YooChoose clicks: session, ISO time, 9-digit item id (which would read as 1976 epoch seconds), category
+    text = ("1,2014-04-07T10:51:09.277Z,214536502,0\n1,2014-04-07T10:54:09.868Z,214536500,0\n"
+            "1,2014-04-07T10:52:09.868Z,214536506,0\n2,2014-04-07T13:56:37.614Z,214662742,0\n"
+            "2,2014-04-07T13:57:19.373Z,214662742,0\n2,2014-04-07T13:58:37.446Z,214825110,0\n")
+    guess = guess_columns(read_table(text.encode()))
+    assert (guess["user"], guess["item"], guess["time"]) == ("column_1", "column_3", "column_2")
+    data = load(text)
+    assert items_of(data, "1") == ["214536502", "214536506", "214536500"] and data.time_is_datetime
+
+
+@pytest.mark.parametrize("asins", [["0132793040", "0001055178", "0312987544"],  # leading zeros: codes
+                                   ["1400501466", "1400532655", "1400599997"]])  # look like 2014 epoch seconds
+def test_headerless_amazon_ratings_take_the_last_epoch_column_not_isbn_codes(asins):
+    # Amazon's ratings-only files: user, item (ISBN-10 for books), rating, unix time (day granularity)
+    rows = [("AKM1MP6P0OYPR", 0, "5.0", 1365811200), ("AKM1MP6P0OYPR", 1, "4.0", 1365724800),
+            ("AKM1MP6P0OYPR", 2, "3.0", 1365897600), ("A2CX7LUOHB2NDG", 1, "5.0", 1341100800),
+            ("A2CX7LUOHB2NDG", 2, "4.0", 1341014400), ("A2CX7LUOHB2NDG", 0, "2.0", 1341187200)]
+    text = "".join(f"{u},{asins[i]},{r},{t}\n" for u, i, r, t in rows)
+    guess = guess_columns(read_table(text.encode()))
+    assert (guess["user"], guess["item"], guess["time"], guess["rating"]) == \
+           ("column_1", "column_2", "column_4", "column_3")
+    assert items_of(load(text), "AKM1MP6P0OYPR") == [asins[1], asins[0], asins[2]]
+
+
 @pytest.mark.parametrize("header, expected", [
     ("userId,movieId,rating,timestamp", dict(user="userId", item="movieId", time="timestamp", rating="rating")),
     ("timestamp,visitorid,event,itemid,transactionid",
