@@ -3,6 +3,7 @@ of the same file, measured in the same run (interleaved, median of N), plus peak
 
     python bench/bench_ingest.py                 # 1,000,000 rows, 5 rounds
     python bench/bench_ingest.py --rows 200000 --rounds 3 --profile
+    python bench/bench_ingest.py --floor --rounds 9  # the minimal pipeline (no checks) against read_csv
 
 Prints one JSON object; `ratio` is seqrec's time over read_csv's (the target is <= 2), `peak_over_table` the peak
 traced memory of the seqrec side over the memory of the parsed table (the target is < 3). Resident memory (Arrow's
@@ -49,6 +50,53 @@ def ours(path: Path):
     return data, leave_last_out(data)
 
 
+def minimal_pipeline(path: Path):
+    """The least any ingest of this file must do, with none of seqrec's checks, notes or output frame: Arrow's
+    multi-threaded typed read (the time column as int64, the IDs as strings), both ID columns coded to integers in
+    two threads (Arrow's `dictionary_encode`, which releases the GIL), users ranked by name, the user/time order from
+    one sorted int64 key, and each user's item sequence as offsets into one array. `--floor` times it against the
+    bare `read_csv` in the same rounds: the bound on what any design built on these libraries can reach here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types={
+        "user_id": pa.string(), "item_id": pa.string(), "timestamp": pa.int64()}))
+    with ThreadPoolExecutor(2) as pool:
+        users, items = pool.map(lambda c: pc.dictionary_encode(table[c]).combine_chunks(), ["user_id", "item_id"])
+    times = table["timestamp"].to_numpy()
+    rank = np.empty(len(users.dictionary), dtype=np.int64)
+    rank[pc.sort_indices(users.dictionary).to_numpy()] = np.arange(len(rank))
+    user_rank = rank[users.indices.to_numpy()]
+    n, span = len(times), int(times.max() - times.min()) + 1
+    row_bits = int(n).bit_length()
+    key = ((user_rank * span + (times - times.min())) << row_bits) | np.arange(n)  # fits int64 for this file
+    key.sort()
+    rows = key & ((1 << row_bits) - 1)
+    sorted_users = user_rank[rows]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    return items.indices.to_numpy()[rows], starts
+
+
+def floor_ratio(path: Path, rounds: int) -> dict:
+    pd.read_csv(path)
+    minimal_pipeline(path)
+    bare, least = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        pd.read_csv(path)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        minimal_pipeline(path)
+        least.append(time.perf_counter() - t)
+    b, m = statistics.median(bare), statistics.median(least)
+    return {"pandas_read_csv_s": round(b, 3), "minimal_pipeline_s": round(m, 3), "floor_ratio": round(m / b, 2),
+            "floor_ratios": [round(x / y, 2) for x, y in zip(least, bare)],
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def interleaved(path: Path, rounds: int) -> dict:
     """Bare `pandas.read_csv` and seqrec's load + split of the same file, alternated `rounds` times after a warm-up
     of each (page cache, lazy imports): medians, the per-round ratios, and the load-only part of seqrec's time."""
@@ -80,10 +128,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--folder", default=None, help="where the CSV is written (default: a temporary folder)")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of one seqrec round to stderr")
+    ap.add_argument("--floor", action="store_true", help="time only the minimal pipeline (no checks) against the bare "
+                    "read_csv: the lower bound of the ratio on this machine")
     a = ap.parse_args()
     folder = Path(a.folder or tempfile.mkdtemp(prefix="seqrec_ingest_"))
     folder.mkdir(parents=True, exist_ok=True)
     path = million_row_csv(folder, a.rows)
+    if a.floor:
+        print(json.dumps(floor_ratio(path, a.rounds), indent=1))
+        return
     table = pd.read_csv(path)  # also warms the page cache
     table_bytes = int(table.memory_usage(deep=True).sum())
     del table
