@@ -41,8 +41,8 @@ def _add_column_options(p: argparse.ArgumentParser, min_user: int = 3) -> None:
     g = p.add_argument_group("columns (guessed from common names when omitted)")
     g.add_argument("--user-col", metavar="C", help="column with user (or session) IDs, e.g. user_id")
     g.add_argument("--item-col", metavar="C", help="column with item IDs, e.g. item_id, movieId")
-    g.add_argument("--time-col", metavar="C", help="column with epoch seconds/milliseconds or dates; '(file order)' for a file without "
-                   "one whose rows are already in time order")
+    g.add_argument("--time-col", metavar="C", help="column with epoch seconds/milliseconds or dates; '(file order)' "
+                   "for a file without one whose rows are already in time order")
     g.add_argument("--event-col", metavar="C", help="optional column with event types (view, purchase, ...)")
     g.add_argument("--rating-col", metavar="C", help="optional column with ratings/weights")
     f = p.add_argument_group("filters")
