@@ -108,9 +108,14 @@ def item_map(ds, run, explanation, recs) -> str:
     has_categories = ds.items is not None and bool((ds.items["category"].astype(str).str.strip() != "").any())
     color_by = c2.radio("Colour by", ["category", "popularity"] if has_categories else ["popularity"],
                         horizontal=True, key="why_map_color")
-    which = c3.radio("Item vectors", ["output", "input"], horizontal=True, key="why_map_vectors",
-                     format_func=lambda w: {"input": "Input embedding", "output": "Output layer"}[w],
-                     help="Input: how the network reads an item. Output: how it scores an item as the next one.")
+    if getattr(run.config, "tie_weights", False):  # one set of vectors reads and scores the items
+        which = "input"
+        c3.caption(":material/link: This run's output layer is its item embedding (tied), so one map shows both how "
+                   "the network reads an item and how it scores it as the next one.")
+    else:
+        which = c3.radio("Item vectors", ["output", "input"], horizontal=True, key="why_map_vectors",
+                         format_func=lambda w: {"input": "Input embedding", "output": "Output layer"}[w],
+                         help="Input: how the network reads an item. Output: how it scores an item as the next one.")
     with friendly_errors("Drawing the item map"), st.spinner("Projecting the item vectors..."):
         points = cached("item_map", run, lambda: em.item_map(run, method, which, SEED,
                                                              em.popularity_for_run(run, ds.split)), method, which)

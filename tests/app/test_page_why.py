@@ -25,10 +25,22 @@ CELLS = ("rnn", "lstm", "gru")
 @pytest.fixture(scope="module")
 def page_runs(small_dataset):
     info = {"fingerprint": small_dataset.fingerprint}
+    # separate output layers, so the map offers both sets of vectors (tied runs: test_a_tied_run_has_one_map)
     return {kind: train_run(small_dataset.split, TrainConfig(model=kind, embedding_dim=8, hidden_size=16, layers=2,
-                                                             epochs=1, patience=0, batch_size=64, seed=3),
+                                                             epochs=1, patience=0, batch_size=64, seed=3,
+                                                             tie_weights=False),
                             name=f"tiny {kind}", dataset=info, baselines={})
             for kind in CELLS}
+
+
+def test_a_tied_run_has_one_map_for_reading_and_scoring(small_dataset):
+    run = train_run(small_dataset.split, TrainConfig(embedding_dim=8, hidden_size=16, epochs=1, patience=0, seed=3),
+                    name="tiny tied", dataset={"fingerprint": small_dataset.fingerprint}, baselines={})
+    assert run.config.tie_weights  # the default
+    at = open_page(small_dataset, [run])
+    assert not at.exception and "Map of the items the model learned" in titles(at)
+    assert not [r for r in at.radio if r.key == "why_map_vectors"]
+    assert any("output layer is its item embedding (tied)" in c.value for c in at.caption)
 
 
 def open_page(dataset, runs) -> AppTest:

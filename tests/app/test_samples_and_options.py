@@ -47,7 +47,8 @@ def test_the_train_form_offers_the_new_options_from_the_config():
     toggles = {t.key: t for t in at.toggle}
     for name in SWITCHES:
         assert toggles[f"tf_{name}"].label == SETTINGS[name].label
-        assert toggles[f"tf_{name}"].value is (name == "repeat")  # repeat-aware scores are on by default
+        # repeat-aware scores and the tied output are on by default
+        assert toggles[f"tf_{name}"].value is (name in ("repeat", "tie_weights"))
     for name in CHOICES:
         box = at.selectbox(key=f"tf_{name}")
         assert list(box.options) == list(SETTINGS[name].choices) and box.label == SETTINGS[name].label

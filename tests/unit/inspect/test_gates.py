@@ -129,11 +129,13 @@ def _model_layers_step_by_step(model, items):
     return outs
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_replay_matches_seqrec_model_with_random_weights(kind, layers):
+def test_replay_matches_seqrec_model_with_random_weights(kind, layers, tied):
     torch.manual_seed(0)
-    model = SeqRecModel(30, TrainConfig(model=kind, embedding_dim=5, hidden_size=7, layers=layers, dropout=0.5)).eval()
+    model = SeqRecModel(30, TrainConfig(model=kind, embedding_dim=5, hidden_size=7, layers=layers, dropout=0.5,
+                                        tie_weights=tied)).eval()
     items = torch.randint(1, 31, (2, 15))
     replay = replay_model(model, items)
     with torch.no_grad():
@@ -142,7 +144,8 @@ def test_replay_matches_seqrec_model_with_random_weights(kind, layers):
     assert len(replay) == layers
     for k in range(layers):
         assert torch.allclose(replay[k]["hidden"], expected[k], atol=TOL)
-    assert torch.allclose(replay[-1]["hidden"], top, atol=TOL)
+    with torch.no_grad():  # the replayed top layer, through the head (the tied output's projection), is what the
+        assert torch.allclose(model.head(replay[-1]["hidden"]), top, atol=TOL)  # output layer reads
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
@@ -154,12 +157,12 @@ def test_trace_of_a_trained_run_reproduces_its_scores(tiny_runs, kind):
     codes, _ = run.vocab.encode(history)
     with torch.no_grad():
         run.model.eval()
-        expected = run.model.hidden_states(torch.as_tensor(codes).view(1, -1))[0].numpy()
-        # the last hidden state, through the output layer (and the repeat scores of the history's items), gives
-        # exactly the run's recommendation scores
         items = torch.as_tensor(codes).view(1, -1)
-        logits = run.model.scores(torch.as_tensor(trace.gate("hidden", 1)[-1:], dtype=torch.float32), items,
-                                  torch.tensor([len(codes)]))[0]
+        expected = _model_layers_step_by_step(run.model, items)[-1][0].numpy()
+        # the last hidden state, through the head (the tied output's projection) and the output layer (and the repeat
+        # scores of the history's items), gives exactly the run's recommendation scores
+        last = run.model.head(torch.as_tensor(trace.gate("hidden", 1)[-1:], dtype=torch.float32))
+        logits = run.model.scores(last, items, torch.tensor([len(codes)]))[0]
     assert np.allclose(trace.gate("hidden", 1), expected, atol=TOL)
     assert torch.allclose(logits, run.score_histories([codes])[0], atol=1e-4)
 

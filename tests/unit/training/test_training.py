@@ -55,6 +55,18 @@ def test_gated_models_beat_the_simple_baselines_clearly_and_the_strong_ones_beyo
     assert run.epochs_run == 8 and len(run.epochs) == 8
 
 
+@pytest.mark.slow
+def test_the_default_model_learns_the_planted_pattern_and_beats_every_baseline(sample_split, sample_baselines):
+    """The shipped defaults (tied output, automatic dropout, repeat-aware scores), trained for a fixed 30 epochs
+    (~25 s on 2 cores): clearly above ItemKNN, the best baseline here, on Recall@20 and MRR@20."""
+    run = train_run(sample_split, TrainConfig(epochs=30, patience=0, max_minutes=0), baselines=sample_baselines)
+    assert run.config.tie_weights and run.config.dropout == 0.5
+    assert run.metrics["recall@20"] >= 0.78, run.metrics
+    for key in ("recall@20", "mrr@20"):
+        comp = run.uncertainty_summary(key)["comparison"]
+        assert comp["verdict"] == "better" and comp["ci95"][0] > 0.05, (key, comp)
+
+
 def test_rnn_trains_and_gives_finite_metrics(trained_runs):
     run = trained_runs["rnn"]
     assert set(run.metrics) == METRIC_KEYS

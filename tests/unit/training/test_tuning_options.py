@@ -1,5 +1,6 @@
 """The training options added for real-data tuning (issue 15): tied output, layer norm, monitor, LR schedule,
-warm-up, validation every N epochs. Each is off by default and validated; old saved configs still load."""
+warm-up, validation every N epochs. Each is validated, off by default except the tied output (on since round 7 of
+BENCHMARKS.md's "Defaults on real data"), and old saved configs still load as they were trained."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +20,17 @@ def test_a_config_saved_before_the_new_fields_loads_with_their_defaults():
     cfg = TrainConfig.from_dict(old)
     assert (cfg.tie_weights, cfg.layer_norm, cfg.monitor, cfg.lr_schedule, cfg.warmup_steps, cfg.eval_every) == \
         (False, False, "recall", "constant", 0, 1)
+
+
+def test_the_output_is_tied_to_the_item_embedding_by_default():
+    from seqrec.model.recurrent import TiedOutput
+
+    m = SeqRecModel(30, TrainConfig(embedding_dim=8, hidden_size=16))
+    assert isinstance(m.output, TiedOutput) and m.output.weight is m.embedding.weight
+    assert m.proj.in_features == 16 and m.proj.out_features == 8
+    untied = SeqRecModel(30, TrainConfig(embedding_dim=8, hidden_size=16, tie_weights=False))
+    assert isinstance(untied.output, torch.nn.Linear) and untied.proj is None
+    assert m.parameter_count() < untied.parameter_count()
 
 
 def test_default_training_windows_are_51_items_and_train_every_transition_once():
