@@ -340,8 +340,9 @@ def test_cli_train_json_has_dropped_rows(tmp_path, capsys):
 # Data page
 # ------------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.slow
-def test_data_page_loads_a_gzipped_retail_export_with_one_option():
+def data_page_with_upload(name: str, content: bytes, mime: str):
+    """The app's Data page with `content` chosen in the interaction uploader; also returns the name of the data in
+    use before (the bundled sample)."""
     from streamlit.testing.v1 import AppTest
 
     from studio.nav import PAGE
@@ -350,9 +351,15 @@ def test_data_page_loads_a_gzipped_retail_export_with_one_option():
     at.run()
     at.switch_page(PAGE["data"])
     at.run()
+    before = at.session_state["dataset"].name
     at.radio(key="data_source").set_value("Upload CSV files").run()
-    at.file_uploader(key="upload_interactions").set_value(
-        ("online_retail.csv.gz", gzip.compress(retail_csv().encode()), "application/gzip")).run()
+    at.file_uploader(key="upload_interactions").set_value((name, content, mime)).run()
+    return at, before
+
+
+@pytest.mark.slow
+def test_data_page_loads_a_gzipped_retail_export_with_one_option():
+    at, _ = data_page_with_upload("online_retail.csv.gz", gzip.compress(retail_csv().encode()), "application/gzip")
     assert not at.error and not at.exception
     infos = [i.value for i in at.info]
     assert any(i.startswith("Unpacked online") and "(gzip, " in i for i in infos), infos
@@ -370,17 +377,7 @@ def test_data_page_loads_a_gzipped_retail_export_with_one_option():
 
 @pytest.mark.slow
 def test_data_page_file_order_for_a_file_without_time_column():
-    from streamlit.testing.v1 import AppTest
-
-    from studio.nav import PAGE
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page(PAGE["data"])
-    at.run()
-    before = at.session_state["dataset"].name
-    at.radio(key="data_source").set_value("Upload CSV files").run()
-    at.file_uploader(key="upload_interactions").set_value(("steam_games.csv", STEAM.encode(), "text/csv")).run()
+    at, before = data_page_with_upload("steam_games.csv", STEAM.encode(), "text/csv")
     time_box = next(s for s in at.selectbox if s.label == "Time")
     assert time_box.value == "(none)" and "(file order)" in time_box.options
     assert any("if the rows are in time order, pick (file order)" in c.value for c in at.caption)
