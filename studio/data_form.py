@@ -68,13 +68,22 @@ def column_roles(raw, files, key: str) -> dict:
             options = cols + [FILE_ORDER] * (role == "time" and FILE_ORDER not in cols)
             picked[role] = col.selectbox(label, options, index=options.index(default) if default in options else 0,
                                          key=f"col_{role}_{key}", help=help_)
-            taken, reason = why.get(role, (None, ""))
-            chosen = picked[role] if picked[role] != NONE else None
-            col.caption(md_escape(f"Taken: {reason}" if chosen and chosen == taken else
-                                  "Each user's rows in the order of the file" if chosen == FILE_ORDER else
-                                  "Your choice" if chosen else reason.capitalize()
-                                  + (f"; if the rows are in time order, pick {FILE_ORDER}" if role == "time" else "")))
+            col.caption(md_escape(_role_caption(role, picked[role] if picked[role] != NONE else None,
+                                                *why.get(role, (None, "")))))
     return {role: (v if v != NONE else None) for role, v in picked.items()}
+
+
+def _role_caption(role: str, chosen: str | None, taken: str | None, reason: str) -> str:
+    """Under a column picker: why the guessed column was taken, or what the user's choice (or none) means."""
+    if chosen and chosen == taken:
+        return f"Taken: {reason}"
+    if chosen == FILE_ORDER:
+        return "Each user's rows in the order of the file"
+    if chosen:
+        return "Your choice"
+    if role == "time":
+        return f"{reason.capitalize()}; if the rows are in time order, pick {FILE_ORDER}"
+    return reason.capitalize()
 
 
 def title_column(raw, roles: dict, key: str) -> str | None:

@@ -108,7 +108,7 @@ def item_map(ds, run, explanation, recs) -> str:
     has_categories = ds.items is not None and bool((ds.items["category"].astype(str).str.strip() != "").any())
     color_by = c2.radio("Colour by", ["category", "popularity"] if has_categories else ["popularity"],
                         horizontal=True, key="why_map_color")
-    if getattr(run.config, "tie_weights", False):  # one set of vectors reads and scores the items
+    if run.config.tie_weights:  # one set of vectors reads and scores the items
         which = "input"
         c3.caption(":material/link: This run's output layer is its item embedding (tied), so one map shows both how "
                    "the network reads an item and how it scores it as the next one.")

@@ -453,10 +453,9 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
             continue
         conditions.append((cond, _OPS[op](values, number)))
     if columns.time == FILE_ORDER and (filters.date_from or filters.date_to or filters.session_gap_minutes):
-        what = "a date range" if filters.date_from or filters.date_to else "a session gap"
-        problems.append((f"{what} was given but the file has no time column (its rows are taken in file order)",
-                         f"remove the {what.split(' ', 1)[1]} or choose a time column (--time-col, or the column "
-                         f"choice)"))
+        noun = "date range" if filters.date_from or filters.date_to else "session gap"
+        problems.append((f"a {noun} was given but the file has no time column (its rows are taken in file order)",
+                         f"remove the {noun} or choose a time column (--time-col, or the column choice)"))
     elif (filters.date_from or filters.date_to) and not time_problem and not is_dt:
         problems.append(("a date range was given but the time column holds plain numbers, not dates",
                          "remove the date range or choose a time column of dates"))
