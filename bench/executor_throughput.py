@@ -24,9 +24,9 @@ APP_CHILD = r"""
 import json, os, sys
 sys.path.insert(0, {root!r})
 from seqrec import TrainConfig
-from seqrec.data.dataset import sample_dataset
+from seqrec.service.dataset import sample_dataset
 from seqrec.runtime import configure_threads
-from seqrec.training import jobs
+from seqrec.service import jobs
 configure_threads()  # what app.py does for the server process
 ds = sample_dataset()
 job = jobs.start_training(ds, TrainConfig(epochs={epochs}, patience=0))

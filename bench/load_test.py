@@ -51,7 +51,7 @@ def summarize(solo: dict, crowd: dict, refs: dict) -> dict:
     res = crowd["results"]
     same = [same_as_solo(r, refs) for r in res]
     positions = sorted({t for r in res for t in r.get("queue_text", [])})
-    from seqrec.training import jobs
+    from seqrec.service import jobs
     from seqrec.training.executor import get_executor
 
     return dict(sessions=len(res), finished=sum(bool(r.get("finished")) for r in res),

@@ -55,7 +55,7 @@ def main() -> None:
     if not csv.exists():
         make_csv(csv, a.users, a.items)
     out = {"users": a.users, "csv_mb": round(csv.stat().st_size / 2**20, 1), "start_mb": round(rss_mb())}
-    from seqrec.data.dataset import load_dataset
+    from seqrec.service.dataset import load_dataset
 
     t = time.perf_counter()
     try:

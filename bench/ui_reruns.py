@@ -32,7 +32,7 @@ class Counters:
     def __init__(self):
         import seqrec.evaluation.metrics as metrics
         import seqrec.evaluation.protocol as protocol
-        import seqrec.runs.run as run
+        import seqrec.training.runner as run
         import seqrec.training.loop as train
         from seqrec.model.recurrent import SeqRecModel
 

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, {root!r})
 torch.set_num_threads({threads})
 from seqrec import PRESETS, TrainConfig
-from seqrec.data.dataset import sample_dataset
+from seqrec.service.dataset import sample_dataset
 from seqrec.training.loop import train
 split = sample_dataset().split
 config = TrainConfig(**{{**PRESETS["Quick demo"], "epochs": {epochs}, "patience": 0}})

@@ -2,7 +2,7 @@
 
 The library knows nothing of Streamlit; the app and the CLI (`python -m seqrec`) are thin faces over it.
 """
-__version__ = "0.1.0"
+from seqrec.version import __version__  # noqa: E402
 
 import importlib  # noqa: E402
 
@@ -17,7 +17,7 @@ from seqrec.data.stats import dataset_stats  # noqa: E402
 
 # name -> module: these need torch, so they are imported on first use and the CLI's data commands, --help and error
 # messages start without paying for `import torch`
-_LAZY = {"Run": "seqrec.runs.run", "train_run": "seqrec.runs.run",
+_LAZY = {"Run": "seqrec.runs.run", "train_run": "seqrec.training.runner",
          "save_run": "seqrec.runs.files", "load_run": "seqrec.runs.files"}
 
 

@@ -321,9 +321,10 @@ def cmd_train(a) -> dict:
     config, doc = train_config(a)
     data = _load(a)
     # torch loads only now, once the settings and the data are known to be good (a bad value is reported at once)
-    from seqrec.data.dataset import interactions_fingerprint
+    from seqrec.data.fingerprint import interactions_fingerprint
     from seqrec.runs.files import save_run
-    from seqrec.runs.run import dataset_summary, train_run
+    from seqrec.runs.run import dataset_summary
+    from seqrec.training.runner import train_run
 
     dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
                "fingerprint": interactions_fingerprint(data)}
@@ -357,7 +358,7 @@ def _train_through_executor(a, data, config, name, dataset, baselines=None, exec
     (with the config's CPU threads when set). Progress comes back to stderr. `data`: the interactions or a split."""
     # torch (through the executor and the training code): loaded only once the settings and data are good
     from seqrec.data.split import SplitData, leave_last_out
-    from seqrec.runs.run import train_run
+    from seqrec.training.runner import train_run
     from seqrec.training.budget import check_training_memory
     from seqrec.training.executor import get_executor
 
@@ -500,7 +501,7 @@ def cmd_tune(a) -> dict:
     check_metric(a.metric or f"recall@{base.monitor_k}", base.ks)
     data = _load(a)
     # torch and optuna load only now, once the options and the data are known to be good
-    from seqrec.data.dataset import interactions_fingerprint
+    from seqrec.data.fingerprint import interactions_fingerprint
     from seqrec.data.split import leave_last_out
     from seqrec.runs.files import save_run
     from seqrec.runs.run import dataset_summary

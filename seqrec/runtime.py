@@ -1,7 +1,7 @@
 """What this machine and process allow: cores, how many trainings run at once, torch threads per training, and the
 machine's memory.
 
-Imports nothing else of seqrec, so every stage (the training queue, the memory budget, the app's start-up) can ask
+Imports nothing of seqrec but its error type, so every stage (the training queue, the memory budget, the app's start-up) can ask
 it without pulling in the others. Settings come from the environment: SEQREC_WORKERS (trainings at once).
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 
 import torch
+
+from seqrec.errors import SeqrecError
 
 WORKERS_ENV = "SEQREC_WORKERS"
 MAX_WORKERS = 4  # concurrent trainings at most by default: each holds its own model, batch and Adam state
@@ -80,3 +82,22 @@ def pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+def pick_device(device: str | None = None) -> torch.device:
+    """A GPU when one is present, else the CPU (or what the caller names, checked so a typo is one clear message)."""
+    if device:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise SeqrecError(f"Unknown device {device!r}; use cpu or cuda (or leave it out to pick one "
+                              f"automatically).") from None
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise SeqrecError(f"Device {device!r} is not available on this machine (no such CUDA GPU); use cpu or "
+                              f"leave the device out.")
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise SeqrecError(f"Device {device!r} is not supported; use cpu or cuda (or leave it out).")
+        if dev.type == "mps" and not torch.backends.mps.is_available():
+            raise SeqrecError(f"Device {device!r} is not available on this machine; use cpu or leave it out.")
+        return dev
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 import seqrec
-from seqrec.data.dataset import SAMPLES, column_values, content_fingerprint, \
+from seqrec.service.dataset import SAMPLES, column_values, content_fingerprint, \
     load_dataset, metadata_coverage, numeric_range
 from seqrec.data.columns import FILE_ORDER, explain_columns, norm_name
 from seqrec.data.metadata import TITLE_NAMES, titles_from_table

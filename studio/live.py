@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from seqrec.training.jobs import QUEUED, queue_message
+from seqrec.service.jobs import QUEUED, queue_message
 from studio import state
 from studio.figures.live import live_chart_svg
 from studio.textsafe import md_escape

@@ -16,8 +16,8 @@ from streamlit.runtime.state import get_session_state
 
 import seqrec
 from seqrec.config import cap_training_minutes
-from seqrec.training import jobs
-from seqrec.data.dataset import Dataset, sample_dataset
+from seqrec.service import jobs
+from seqrec.service.dataset import Dataset, sample_dataset
 from seqrec.runs.run import default_run_name
 from seqrec.runs.store import open_store
 from studio.textsafe import md_escape

@@ -10,7 +10,7 @@ import streamlit as st
 
 from seqrec.config import CELLS, SETTINGS, TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.training import jobs
+from seqrec.service import jobs
 from seqrec.training.tune import SEARCHABLE, TUNE_DEFAULTS, Tuner
 from studio import state
 from studio.train_form import MODELS, NUMBERS

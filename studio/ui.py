@@ -10,7 +10,7 @@ from seqrec import SeqrecError
 from seqrec.data.users import find_users, user_item_ids
 from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict, baseline_verdict
 from seqrec.evaluation.uncertainty import seed_summary
-from seqrec.inspect.gates import quick_demo_runs
+from seqrec.service.demo import quick_demo_runs
 from studio.nav import PAGE
 from studio.textsafe import md_escape
 from studio import state

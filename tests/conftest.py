@@ -59,7 +59,7 @@ def small_dataset(sample_csv, sample_items_csv):
     import pandas as pd
 
     from seqrec import load_item_metadata
-    from seqrec.data.dataset import build_dataset
+    from seqrec.service.dataset import build_dataset
 
     df = pd.read_csv(sample_csv, dtype=str)
     small = df[df.user_id.isin(df.user_id.unique()[:150])]

@@ -12,7 +12,7 @@ import torch  # noqa: E402
 
 from seqrec import TrainConfig, train_run  # noqa: E402
 from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.data.dataset import sample_dataset  # noqa: E402
+from seqrec.service.dataset import sample_dataset  # noqa: E402
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

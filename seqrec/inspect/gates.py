@@ -27,7 +27,7 @@ from torch import nn
 
 from seqrec.config import PRESETS, TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.runs.run import train_run
+from seqrec.training.runner import train_run
 
 # Gate names per cell, in display order. "hidden" is always last.
 GATES: dict[str, tuple[str, ...]] = {
@@ -320,26 +320,3 @@ def shared_history(runs: Sequence, history: Sequence[str]) -> list[str]:
     """The items of `history` that every run knows, in order, so traces of different runs line up step by step."""
     known = [set(map(str, r.vocab.ids)) for r in runs]
     return [str(h) for h in history if all(str(h) in k for k in known)]
-
-
-def quick_demo_runs(dataset, cells: Sequence[str] = ("gru", "lstm")) -> list:
-    """Train one small run per cell on the dataset with the "Quick demo" preset, synchronously (seconds on the
-    sample), recorded as belonging to that dataset like any other run trained on it. Like every training the
-    product starts, each goes through the process's executor (a worker process, or a Ray task; issue 13), so a
-    crash in it cannot take the app down; SEQREC_EXECUTOR=thread trains in the calling thread."""
-    from seqrec.training.executor import get_executor  # the executor and its worker pool: only when demos train
-
-    executor = get_executor()
-    info = dataset.run_info()
-    out = []
-    for cell in cells:
-        config = TrainConfig(model=cell, **PRESETS["Quick demo"])
-        name, baselines = f"{cell.upper()} quick demo", dataset.baseline_metrics(config.ks, config.exclude_seen)
-        if executor is None:
-            out.append(train_run(dataset.split, config, name=name, dataset=info, baselines=baselines))
-            continue
-        run = executor.submit(dataset.split, config, name=name, dataset=info, baselines=baselines).result()
-        if run is None:  # only a Stop ends a training without a run, and nothing stops a demo: say so all the same
-            raise SeqrecError(f"The {name} training ended without a run; train it again.")
-        out.append(run)
-    return out

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from seqrec.evaluation.sparse_ranks import SparseScores, count_at_least, evaluate_sparse_with_ranks
+from seqrec.model.sparse import SparseScores, _seen_keys, count_at_least, target_ranks_sparse
 
 
 class MostPopular:
@@ -264,6 +264,7 @@ class Repeat:
         return SparseScores(flat // n_cols, flat % n_cols, (1.0 + value).astype(np.float32), pop, len(histories))
 
 
+TUNE_ROWS = 8192  # validation histories ranked at once while choosing K (as the evaluation batches them)
 SIM_BLOCK_ELEMENTS = 1 << 22  # ItemKNN fit: co-occurrence entries computed at once (a block of item rows)
 
 
@@ -334,13 +335,17 @@ class ItemKNN:
 
     def tune(self, histories: list[np.ndarray], targets: np.ndarray, exclude_seen: bool = False) -> "ItemKNN":
         """Set k_history to the value of k_grid with the best Recall@20 on (histories, targets), scored through the
-        evaluation code itself; ties go to the smaller K. Returns self; `tuning_` keeps every K's Recall@20."""
+        evaluation's own pessimistic ranks (seqrec.model.sparse); ties go to the smaller K. Returns self; `tuning_` keeps every K's Recall@20."""
         self.tuning_ = {}
+        targets = np.asarray(targets, dtype=np.int64)
         for k in sorted(self.k_grid):
-            def score(batch, k=k):
-                return self.sparse_scores(batch, k)
-            self.tuning_[k] = evaluate_sparse_with_ranks(score, histories, targets, self.n_items_, (20,),
-                                                         exclude_seen)[0]["recall@20"]
+            ranks = np.empty(len(histories), dtype=np.float64)
+            for start in range(0, len(histories), TUNE_ROWS):  # the evaluation's pessimistic ranks, a batch at a time
+                batch = histories[start: start + TUNE_ROWS]
+                seen = _seen_keys(batch, self.n_items_ + 1) if exclude_seen else None
+                ranks[start: start + len(batch)] = target_ranks_sparse(
+                    self.sparse_scores(batch, k), targets[start: start + len(batch)], self.n_items_, seen)
+            self.tuning_[k] = float((ranks <= 20).mean()) if len(ranks) else 0.0
         self.k_history = max(self.tuning_, key=lambda k: (self.tuning_[k], -k))
         return self
 

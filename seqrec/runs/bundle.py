@@ -28,7 +28,7 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import BinaryIO
 
-from seqrec import __version__
+from seqrec.version import __version__
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
 from seqrec.runs.store import json_default

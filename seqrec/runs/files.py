@@ -23,14 +23,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save as safetensors_bytes
 
-from seqrec import __version__
+from seqrec.version import __version__
 from seqrec.config import TrainConfig
 from seqrec.data.split import ItemVocab
 from seqrec.errors import SeqrecError
 from seqrec.model.recurrent import SeqRecModel
-from seqrec.runtime import pid_alive
+from seqrec.runtime import pick_device, pid_alive
 from seqrec.runs.run import Run
-from seqrec.training.loop import pick_device
 
 FILES = ("config.json", "vocab.json", "run.json", "weights.safetensors")
 FORMAT = "seqrec-run"

@@ -1,4 +1,5 @@
-"""A trained run (config, vocabulary, weights, metrics, curves): training it end to end and recommending with it.
+"""A trained run (config, vocabulary, weights, metrics, curves) and recommending with it; training one end to end is
+seqrec.training.runner.train_run.
 
 Saving a run to a folder and loading it back live in seqrec.runs.files.
 """
@@ -18,11 +19,8 @@ from seqrec.data.prepare import Interactions
 from seqrec.data.split import ItemVocab, SplitData, leave_last_out
 from seqrec.errors import SeqrecError
 from seqrec.evaluation import uncertainty
-from seqrec.evaluation.protocol import evaluate_baselines, model_order_check, model_scorer, \
-    score_model_sampled
+from seqrec.evaluation.protocol import model_scorer
 from seqrec.model.recurrent import SeqRecModel
-from seqrec.training.budget import check_training_memory
-from seqrec.training.loop import Callback, resolve_auto, train
 
 
 @dataclass
@@ -157,39 +155,6 @@ def top_k_items(vocab: ItemVocab, scores: torch.Tensor, k: int, unknown: Sequenc
 def dataset_summary(data: Interactions) -> dict:
     return {"users": data.n_users, "items": data.n_items, "interactions": len(data)}
 
-
-def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Sequence[Callback] = (),
-              stop_event: threading.Event | None = None, name: str | None = None, baselines: dict | None = None,
-              device: str | None = None, dataset: dict | None = None) -> Run:
-    """Split, train, evaluate on the test targets, and compute the baselines (unless given) with the same code."""
-    config.validate()
-    split = data if isinstance(data, SplitData) else leave_last_out(data)
-    config = resolve_auto(config, split)  # the run records the values an automatic setting took
-    check_training_memory(split, config)  # before any tensor: an over-budget config is refused, not crashed into
-    if dataset is None:
-        dataset = dataset_summary(data) if isinstance(data, Interactions) else \
-            {"users": len(split.users), "items": split.n_items,
-             "interactions": int(sum(len(t) for t in split.train) + 2 * len(split.users))}
-    threads = torch.get_num_threads()  # what this training's parallel ops use (an executor fixed it beforehand)
-    result = train(split, config, callbacks, stop_event, device)
-    test, ranks, sampled = score_model_sampled(result.model, split, config)
-    if baselines is None:
-        baselines = evaluate_baselines(split, config.ks, config.exclude_seen)
-    # Per-user ranks come with baselines from evaluate_baselines / Dataset.baseline_metrics (a BaselineResults);
-    # a plain dict of metrics has none, and the intervals against the baselines are then unavailable.
-    baseline_ranks = {n: r for n, r in getattr(baselines, "ranks", {}).items() if len(r) == len(ranks)}
-    order = model_order_check(result.model, split, config, ranks if sampled is None else ranks[sampled],
-                              users=sampled)
-    return Run(name=name or default_run_name(config), config=config, vocab=split.vocab, model=result.model,
-               metrics=test, baselines=dict(baselines), valid_metrics=result.best_valid, dataset=dataset,
-               batch_losses=result.batch_losses, epochs=result.epochs, epochs_run=result.epochs_run,
-               best_epoch=result.best_epoch, train_seconds=result.train_seconds,
-               sequences_per_second=result.sequences_per_second, stopped_by_user=result.stopped_by_user,
-               stop_reason=result.stop_reason, threads=threads,
-               created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               test_ranks=ranks, baseline_ranks=baseline_ranks, order_check=order,
-               history_lengths=np.fromiter((len(h) for h in split.test_histories), dtype=np.int64,
-                                           count=len(split.users)))
 
 
 def default_run_name(config: TrainConfig) -> str:

@@ -25,6 +25,7 @@ from seqrec.evaluation.protocol import evaluate_model
 from seqrec.model.losses import NegativeSampler, full_softmax_loss, loss_chunk_positions, make_sampler, \
     sampled_softmax_loss
 from seqrec.model.recurrent import SeqRecModel
+from seqrec.runtime import pick_device
 
 MAX_VALID_USERS = 10_000  # validation each epoch uses at most this many users (a fixed, seeded subset)
 _INIT_LOCK = threading.Lock()  # weight init uses the process-wide RNG: seed and build under a lock
@@ -82,24 +83,6 @@ def _hook(callback, name: str, info) -> None:
     if fn is not None:
         fn(info)
 
-
-def pick_device(device: str | None = None) -> torch.device:
-    """A GPU when one is present, else the CPU (or what the caller names, checked so a typo is one clear message)."""
-    if device:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError, ValueError):
-            raise SeqrecError(f"Unknown device {device!r}; use cpu or cuda (or leave it out to pick one "
-                              f"automatically).") from None
-        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
-            raise SeqrecError(f"Device {device!r} is not available on this machine (no such CUDA GPU); use cpu or "
-                              f"leave the device out.")
-        if dev.type not in ("cpu", "cuda", "mps"):
-            raise SeqrecError(f"Device {device!r} is not supported; use cpu or cuda (or leave it out).")
-        if dev.type == "mps" and not torch.backends.mps.is_available():
-            raise SeqrecError(f"Device {device!r} is not available on this machine; use cpu or leave it out.")
-        return dev
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def resolve_auto(config: TrainConfig, split: SplitData) -> TrainConfig:

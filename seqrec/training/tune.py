@@ -29,7 +29,8 @@ from seqrec.errors import SeqrecError
 from seqrec.evaluation.intervals import bootstrap_ci, paired_difference
 from seqrec.evaluation.metrics import per_user_metrics
 from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, model_scorer
-from seqrec.runs.run import Run, train_run
+from seqrec.runs.run import Run
+from seqrec.training.runner import train_run
 from seqrec.training import executor as _executor
 from seqrec.training.loop import resolve_auto
 from seqrec.training.space import SEARCHABLE, Range, check_metric, parse_space, search_space  # noqa: F401 - re-exported

@@ -140,7 +140,7 @@ def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, thread
     # inside the worker: the spawned process imports torch and the training code here, not at unpickling time
     from seqrec.config import TrainConfig
     from seqrec.errors import SeqrecError
-    from seqrec.runs.run import train_run
+    from seqrec.training.runner import train_run
 
     lock = threading.Lock()
     send = emit
@@ -211,7 +211,7 @@ def serve(tasks, conn, stop) -> None:
     parent sees this process's death as an end-of-file. Between tasks it reports ("idle", rss_mb) or, when its
     memory grew more than RECYCLE_MB over its warm baseline, ("retire", rss_mb) and exits (the executor replaces it).
     """
-    import seqrec.runs.run  # noqa: F401  # warm-up: torch and the training code, before the first task arrives
+    import seqrec.training.runner  # noqa: F401  # warm-up: torch and the training code, before the first task arrives
 
     baseline = rss_mb()
     conn.send(("ready", os.getpid()))

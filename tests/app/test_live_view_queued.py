@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from apppage import open_app_page
 from seqrec.config import TrainConfig
-from seqrec.training import jobs
+from seqrec.service import jobs
 from studio import state
 
 

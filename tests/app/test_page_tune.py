@@ -106,7 +106,7 @@ def test_a_search_whose_session_is_gone_is_stopped(small_dataset, monkeypatch):
     session check that reaps training jobs stops it, keeping what was found."""
     import threading
 
-    from seqrec.training import jobs
+    from seqrec.service import jobs
     from studio import tune
 
     class SlowTuner:  # stands for a Tuner mid-search: runs until stopped

@@ -15,7 +15,7 @@ from apppage import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from seqrec import TrainConfig, load_interactions, train_run
-from seqrec.data.dataset import build_dataset
+from seqrec.service.dataset import build_dataset
 from studio import nav
 
 PAGE = nav.PAGE["why"]

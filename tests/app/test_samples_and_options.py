@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from seqrec.config import SETTINGS  # noqa: E402
-from seqrec.data.dataset import SAMPLES  # noqa: E402
+from seqrec.service.dataset import SAMPLES  # noqa: E402
 from studio import data_form  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
 from studio.train_form import CHOICES, SWITCHES  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqrec.data.dataset import sample_dataset
+from seqrec.service.dataset import sample_dataset
 from seqrec.evaluation.compare import comparison_table
 from seqrec.runs import recommend
 from studio import tables

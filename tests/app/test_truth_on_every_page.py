@@ -9,7 +9,7 @@ import pytest
 from apppage import open_app_page
 
 from seqrec import TrainConfig
-from seqrec.data.dataset import sample_dataset
+from seqrec.service.dataset import sample_dataset
 from studio.nav import PAGE
 from tests.helpers import train_on_sample
 

@@ -141,7 +141,7 @@ def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, pr
     does not depend on how fast this machine trains. probe: one more session (the N+1st) reruns its Train page
     during the load; the seconds of each rerun are returned as probe_times. cpus: the CPU threads setting of every
     training (None: the form's 0, an automatic share fixed when each starts; each result says its `threads`)."""
-    from seqrec.training import jobs
+    from seqrec.service import jobs
 
     results: list[dict | None] = [None] * n
     barrier = threading.Barrier(n) if n > 1 else None

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from seqrec import load_interactions
-from seqrec.data.dataset import interactions_fingerprint
+from seqrec.data.fingerprint import interactions_fingerprint
 
 REQUIRED_METRICS = {"recall@10", "recall@20", "mrr@10", "mrr@20", "ndcg@10", "ndcg@20", "coverage@20"}
 FAST_TRAIN = ["--model", "gru", "--epochs", "2", "--hidden-size", "16", "--embedding-dim", "16", "--batch-size",

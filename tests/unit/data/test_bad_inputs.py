@@ -283,7 +283,7 @@ def test_plot_escape_shows_the_text_and_no_tag(text):
 
 @pytest.fixture(scope="module")
 def hostile_dataset(corpus):
-    from seqrec.data.dataset import load_dataset
+    from seqrec.service.dataset import load_dataset
 
     return load_dataset([corpus["html_ids.csv"]], ["html_ids.csv"], items=corpus["items_html.csv"],
                         items_name="items_html.csv")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from seqrec.data.dataset import DEFAULT_SAMPLE, SAMPLES, sample_dataset, sample_named
+from seqrec.service.dataset import DEFAULT_SAMPLE, SAMPLES, sample_dataset, sample_named
 from seqrec.errors import SeqrecError
 
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from seqrec import SeqrecError  # noqa: E402
 from seqrec.data import read  # noqa: E402
-from seqrec.data.dataset import sample_dataset  # noqa: E402
+from seqrec.service.dataset import sample_dataset  # noqa: E402
 from seqrec.evaluation import protocol  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
 
@@ -47,7 +47,7 @@ def test_a_trained_model_is_scored_on_a_nested_seeded_sample_of_many_users(monke
     """A Quick demo on a 300,000-user file must not spend minutes scoring every user after 30 s of training: the
     test metrics and the order check use a seeded sample, inside the baselines' sample, so paired intervals hold."""
     from seqrec import TrainConfig
-    from seqrec.runs.run import train_run
+    from seqrec.training.runner import train_run
 
     ds = sample_dataset()  # 3,000 users; the bounds are lowered so the sample path runs on small data
     monkeypatch.setattr(protocol, "MODEL_TEST_MAX_USERS", 500)

@@ -8,7 +8,7 @@ import pytest
 
 import seqrec
 from seqrec.data import users
-from seqrec.data.dataset import sample_dataset
+from seqrec.service.dataset import sample_dataset
 from seqrec.runs import recommend
 
 

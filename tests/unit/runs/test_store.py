@@ -24,7 +24,7 @@ from seqrec import cli
 from seqrec.runs import bundle
 from seqrec.evaluation import compare
 from seqrec.runs import recommend
-from seqrec.data.dataset import interactions_fingerprint, load_dataset
+from seqrec.data.fingerprint import interactions_fingerprint, load_dataset
 from seqrec.runs.files import load_run, save_run
 from seqrec.runs.run import dataset_summary
 from seqrec.runs.store import RunStore
@@ -405,12 +405,12 @@ def test_a_bundle_with_an_unusable_name_still_imports(tiny_run, name, expected):
 def test_train_store_refuses_a_bad_name_or_library_before_training(small_csv, tmp_path, capsys, monkeypatch, case,
                                                                    expected):
     """An analyst must not wait for a whole training to learn that the run cannot be kept."""
-    import seqrec.runs.run
+    import seqrec.training.runner
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started although the run could not be stored")
 
-    monkeypatch.setattr(seqrec.runs.run, "train_run", no_training)
+    monkeypatch.setattr(seqrec.training.runner, "train_run", no_training)
     name = {"long name": "x" * 150, "blank name": "   "}.get(case, "fine")
     if case == "unusable library":
         (tmp_path / "a-file").write_text("not a folder")

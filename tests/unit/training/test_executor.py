@@ -20,8 +20,8 @@ import torch  # noqa: E402
 from seqrec import TrainConfig  # noqa: E402
 from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
 from seqrec.errors import SeqrecError  # noqa: E402
-from seqrec.runs.run import train_run  # noqa: E402
-from seqrec.training import jobs  # noqa: E402
+from seqrec.training.runner import train_run  # noqa: E402
+from seqrec.service import jobs  # noqa: E402
 from seqrec.training.executor import DIED, LocalExecutor, TrainingFailed  # noqa: E402
 from seqrec.training.worker import pack_split, unpack_split  # noqa: E402
 
@@ -235,7 +235,7 @@ def test_jobs_go_through_the_executor_and_record_it():
 def test_the_pages_one_click_demo_runs_train_through_the_executor(local, small_dataset, monkeypatch):
     """Issue 13: every training the product starts goes through the executor, the Inside and Why pages' one-click
     demo runs included (they used to train inside the page's script run, in the server process)."""
-    from seqrec.inspect.gates import quick_demo_runs
+    from seqrec.service.demo import quick_demo_runs
     from seqrec.training import executor as executor_module
 
     submitted = []

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import seqrec
-from seqrec.training import jobs
-from seqrec.data.dataset import sample_dataset
+from seqrec.service import jobs
+from seqrec.service.dataset import sample_dataset
 
 torch.set_num_threads(1)
 TINY = dict(embedding_dim=16, hidden_size=16, epochs=2, batch_size=256, patience=0, seed=1)

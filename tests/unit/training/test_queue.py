@@ -10,7 +10,7 @@ import torch
 
 from seqrec import SeqrecError, runtime
 from seqrec.data.split import ItemVocab, SplitData
-from seqrec.training import jobs
+from seqrec.service import jobs
 from tests.helpers import TINY
 
 

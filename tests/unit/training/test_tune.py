@@ -125,7 +125,7 @@ def test_seeded_search_samples_the_same_configs(small_dataset, tiny_result):
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(small_dataset, monkeypatch):
-    import seqrec.runs.run as run_module
+    import seqrec.training.runner as run_module
 
     real = run_module.check_training_memory
 

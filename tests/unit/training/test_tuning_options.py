@@ -98,7 +98,7 @@ def test_influence_scores_a_tied_layer_normed_model_like_the_model_itself():
 
 def test_a_tied_layer_normed_run_saves_and_loads_with_the_same_scores(tmp_path):
     from seqrec.runs.files import load_run, save_run
-    from seqrec.runs.run import train_run
+    from seqrec.training.runner import train_run
 
     cfg = TrainConfig(embedding_dim=8, hidden_size=16, epochs=2, tie_weights=True, layer_norm=True, max_minutes=0,
                       seed=2)

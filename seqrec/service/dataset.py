@@ -1,11 +1,10 @@
-"""A loaded dataset as one bundle: interactions, their leave-last-out split, statistics, item metadata and labels.
+"""A loaded dataset as one bundle (the application layer's: it caches the fitted baselines and their metrics): interactions, their leave-last-out split, statistics, item metadata and labels.
 
 The app keeps one Dataset per browser session; every page (and every test) reads items, users and labels from it,
 so an item is shown the same way everywhere and the split is computed once.
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from seqrec.data.columns import FILE_ORDER, resolve_columns
+from seqrec.data.fingerprint import content_fingerprint, interactions_fingerprint
 from seqrec.data.metadata import load_item_metadata
 from seqrec.data.prepare import Filters, Interactions, prepare
 from seqrec.data.read import Source, read_tables
@@ -119,22 +119,6 @@ class Dataset:
             if not self._fitted:
                 self._fitted.update(fit_baselines(self.split))
             return self._fitted
-
-
-def content_fingerprint(*parts) -> str:
-    """Short hash of file contents and settings: the same data and settings give the same dataset."""
-    h = hashlib.sha1()
-    for p in parts:
-        h.update(p if isinstance(p, (bytes, bytearray)) else repr(p).encode())
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
-def interactions_fingerprint(data: Interactions) -> str:
-    """Content hash of the processed log (user, item, time[, event][, rating] rows): the same rows give the same
-    fingerprint whichever files, column names or filters produced them, so the app, the command line and the run
-    library agree on "the same dataset"."""
-    return content_fingerprint(pd.util.hash_pandas_object(data.df, index=False).sum(), list(data.df.columns))
 
 
 def build_dataset(interactions: Interactions, items: pd.DataFrame | None = None, name: str = "data",

@@ -27,7 +27,8 @@ import torch
 
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.runs.run import Run, default_run_name, train_run
+from seqrec.runs.run import Run, default_run_name
+from seqrec.training.runner import train_run
 from seqrec.runtime import pid_alive, threads_per_worker, worker_count
 from seqrec.training.budget import check_training_memory
 from seqrec.training.executor import WARM_ENV, LocalExecutor, get_executor
