@@ -6,7 +6,7 @@ prints) against one eval-mode forward pass of the same model's fused modules ove
 same process, so the ratio is comparable across machines. Weights are random (speed does not depend on training).
 
 Usage: python bench/bench_gates.py [--hidden 128] [--embedding 64] [--steps 50] [--repeats 30] [--threads 1]
-       [--write BENCHMARKS.md]   (replaces only the "Gate tracing" section of that file)
+       [--write docs/experiments/gate-tracing.md]   (replaces only the "Gate tracing" section of that file)
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--write", metavar="BENCHMARKS.md", help="write the table into this file's Gate tracing section")
+    p.add_argument("--write", metavar="docs/experiments/gate-tracing.md", help="write the table into this file's Gate tracing section")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rows = [bench_cell(kind, args.hidden, args.embedding, args.steps, args.repeats) for kind in ("rnn", "lstm", "gru")]
