@@ -6,12 +6,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle 
 
 import streamlit as st  # noqa: E402
 
-from seqrec.runtime import configure_threads  # noqa: E402
+from seqrec.errors import SeqrecError  # noqa: E402
+from seqrec.runtime import ServerSettings, configure_threads  # noqa: E402
 from studio import state  # noqa: E402
 from studio.nav import PAGE, STEPS  # noqa: E402
+from studio.textsafe import md_escape  # noqa: E402
 
-configure_threads()
 st.set_page_config(page_title="seqrec studio", page_icon=":material/neurology:", layout="wide")
+try:
+    ServerSettings.from_env()  # every SEQREC_* variable checked at start: a bad one is its sentence, not a traceback
+except SeqrecError as e:
+    st.error(md_escape(str(e)), icon=":material/error:")
+    st.stop()
+configure_threads()
 
 PAGES = [st.Page(PAGE["home"], title="Home", icon=":material/home:", default=True)] + [
     st.Page(page, title=title, icon=icon) for page, title, icon, _ in STEPS]

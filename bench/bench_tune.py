@@ -1,7 +1,7 @@
 """Tune benchmark: does an equal-budget search beat the defaults, and how do the cells rank?
 
 For each bundled sample (and optionally a MovieLens-shaped log), in one run:
-1. the reference: each cell trained once with the defaults (the search's own base: TrainConfig(**TUNE_DEFAULTS))
+1. the reference: each cell trained once with the defaults (the search's own base: TuneConfig(...).base())
    for the same time as the search (the minute a user would otherwise spend training the defaults), its best-epoch
    validation metric and seconds; with --unbounded-reference, trained to its own end instead (on a loaded
    2-core machine that can take longer than a 1-minute search has);
@@ -30,12 +30,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seqrec import TrainConfig, leave_last_out, load_interactions, train_run  # noqa: E402
+from seqrec import leave_last_out, load_interactions, train_run  # noqa: E402
 from seqrec.data.prepare import Filters  # noqa: E402
 from seqrec.evaluation.intervals import paired_difference  # noqa: E402
 from seqrec.evaluation.metrics import per_user_values  # noqa: E402
 from seqrec.evaluation.protocol import score_model  # noqa: E402
-from seqrec.training.tune import TUNE_DEFAULTS, Tuner  # noqa: E402
+from seqrec.training.space import TuneConfig  # noqa: E402
+from seqrec.training.tune import Tuner  # noqa: E402
 
 SAMPLES = [ROOT / "sample_data" / "interactions.csv", ROOT / "sample_data" / "online_retail.csv"]
 
@@ -62,7 +63,7 @@ def main() -> int:
     for data_path, exclude in jobs:
         data = load_interactions(data_path, filters=Filters(min_item_count=1))
         split = leave_last_out(data)
-        base = TrainConfig(**TUNE_DEFAULTS, exclude_seen=exclude, seed=a.seed)
+        base = TuneConfig(exclude_seen=exclude, seed=a.seed).base()
         metric = f"recall@{base.monitor_k}"
         for cell in a.cells:
             t0 = time.perf_counter()

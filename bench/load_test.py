@@ -52,7 +52,7 @@ def summarize(solo: dict, crowd: dict, refs: dict) -> dict:
     same = [same_as_solo(r, refs) for r in res]
     positions = sorted({t for r in res for t in r.get("queue_text", [])})
     from seqrec.service import jobs
-    from seqrec.training.executor import get_executor
+    from seqrec.service.executor import get_executor
 
     return dict(sessions=len(res), finished=sum(bool(r.get("finished")) for r in res),
                 identical_to_solo=sum(same), errors=[e for r in res for e in r.get("errors", [])],

@@ -16,16 +16,18 @@ import numpy as np
 # Everything imported here is free of torch (seqrec's package import already loads pandas and numpy), so
 # `python -m seqrec --help`, `stats` and every bad-input message start in well under a second. Modules that need
 # torch (training, scoring, tracing, the dataset fingerprint) are imported inside the commands that use them.
-from seqrec.config import LEGACY_DEFAULTS, SETTINGS, Setting, TrainConfig
+from seqrec.config import LEGACY_DEFAULTS, MAX_SEEDS, SETTINGS, TrainConfig
 from seqrec.data.metadata import load_item_metadata
-from seqrec.data.prepare import Filters, load_interactions
+from seqrec.data.prepare import FILTER_SETTINGS, Filters, filter_settings, load_interactions
 from seqrec.data.samples import SAMPLE_PREFIX, SAMPLES, sample_named
 from seqrec.data.stats import dataset_stats
 from seqrec.errors import SeqrecError
 from seqrec.runs.bundle import looks_like_bundle, read_bundle, read_config
 from seqrec.runs.export import to_safe_csv
 from seqrec.runs.store import CLI_OWNER, DB_NAME, check_name, is_run_id, open_store, store_home
-from seqrec.training.space import check_metric, parse_space, search_space
+from seqrec.runtime import ServerSettings
+from seqrec.settings import Setting
+from seqrec.training.space import TUNE_SETTINGS, TuneConfig, parse_space, search_space
 
 EXIT_BAD_INPUT = 2
 
@@ -37,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
                           if " " in self.prog else f"{message} (see `python -m seqrec --help`).")
 
 
-def _add_column_options(p: argparse.ArgumentParser, min_user: int = 3) -> None:
+def _add_column_options(p: argparse.ArgumentParser, training: bool = True) -> None:
     g = p.add_argument_group("columns (guessed from common names when omitted)")
     g.add_argument("--user-col", metavar="C", help="column with user (or session) IDs, e.g. user_id")
     g.add_argument("--item-col", metavar="C", help="column with item IDs, e.g. item_id, movieId")
@@ -45,29 +47,15 @@ def _add_column_options(p: argparse.ArgumentParser, min_user: int = 3) -> None:
                    "for a file without one whose rows are already in time order")
     g.add_argument("--event-col", metavar="C", help="optional column with event types (view, purchase, ...)")
     g.add_argument("--rating-col", metavar="C", help="optional column with ratings/weights")
-    f = p.add_argument_group("filters")
-    f.add_argument("--min-user-interactions", type=int, default=min_user, metavar="N",
-                   help="drop users with fewer events (default 3, the least a train/validation/test split needs)"
-                   if min_user == 3 else f"drop users with fewer events (default {min_user}: every user)")
-    f.add_argument("--min-item-count", type=int, default=1, metavar="N",
-                   help="drop items seen fewer times (default 1: keep all)")
-    f.add_argument("--max-events-per-user", type=int, default=None, metavar="N",
-                   help="keep only each user's most recent N events (default: all)")
-    f.add_argument("--remove-repeats", action="store_true", help="drop immediate repeats (same item twice in a row)")
-    f.add_argument("--min-rating", type=float, default=None, metavar="F", help="keep rows with rating >= F")
-    f.add_argument("--event-types", nargs="+", default=None, metavar="E", help="keep only these event types")
-    f.add_argument("--where", action="append", default=None, metavar="COND",
-                   help="keep rows meeting a numeric condition on any column, e.g. \"Quantity>0\" (operators > >= < "
-                        "<= = !=; repeat the option for several conditions)")
-    f.add_argument("--date-from", metavar="DATE", help="keep events on or after this date, e.g. 2011-01-01")
-    f.add_argument("--date-to", metavar="DATE", help="keep events on or before this date (a bare date includes "
-                   "the whole day)")
-    ss = p.add_argument_group("sessions")
-    ss.add_argument("--session-gap-minutes", type=float, default=None, metavar="N",
-                    help="cut each user's history into sessions after N minutes without activity; evaluation then "
-                         "holds out the last item of each user's last session")
-    ss.add_argument("--min-session-length", type=int, default=1, metavar="M",
-                    help="with --session-gap-minutes: drop sessions with fewer than M events (default 1: keep all)")
+    # one option per Filters field, generated from its Setting (the Data page's filter widgets are too)
+    groups = {"filters": p.add_argument_group("filters"), "sessions": p.add_argument_group("sessions")}
+    defaults = Filters() if training else Filters(min_user_interactions=1)  # a new user's one event is a history
+    for name, s in filter_settings(training).items():
+        group = groups["sessions" if name in _SESSION_FILTERS else "filters"]
+        _add_setting_option(group, s, getattr(defaults, name))
+
+
+_SESSION_FILTERS = ("session_gap_minutes", "min_session_length")  # listed apart in --help
 
 
 SAMPLES_HELP = "A bundled sample by name: " + "; ".join(f"{SAMPLE_PREFIX}{s.key} ({s.about})"
@@ -81,12 +69,8 @@ def _add_run_and_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", nargs="+", required=True, metavar="ITEM", help="item IDs, oldest first")
 
 
-def _filters(a):
-    return Filters(min_user_interactions=a.min_user_interactions, min_item_count=a.min_item_count,
-                   max_events_per_user=a.max_events_per_user, remove_repeats=a.remove_repeats,
-                   min_rating=a.min_rating, event_types=a.event_types, where=a.where, date_from=a.date_from,
-                   date_to=a.date_to, session_gap_minutes=a.session_gap_minutes,
-                   min_session_length=a.min_session_length)
+def _filters(a) -> Filters:
+    return Filters(**{name: getattr(a, name) for name in FILTER_SETTINGS})  # each option's dest is its field
 
 
 def _sources(names: Sequence[str]) -> list[str]:
@@ -105,38 +89,64 @@ def _load(a, training: bool = True):
 
 
 def _bounds(s: Setting) -> str:
-    """The allowed values of a numeric setting, in words, e.g. `1 to 1024` or `above 0, up to 1`."""
-    lo, hi = (f"{s.lo}", f"{s.hi}") if s.integer else (f"{s.lo:g}", f"{s.hi:g}")
-    each = f"above {lo}, up to {hi}" if s.open_below else f"{lo} to {hi}"
+    """The allowed values of a numeric setting, in words, e.g. `1 to 1024`, `above 0, up to 1` or `3 or more`."""
+    if s.lo is None and s.hi is None:
+        return "any number"
+    lo, hi = (f"{b}" if s.integer else f"{b:g}" for b in (s.lo, s.hi))
+    if s.hi is None:
+        each = f"above {lo}" if s.open_below else f"{lo} or more"
+    else:
+        each = f"above {lo}, up to {hi}" if s.open_below else f"{lo} to {hi}"
     return f"{s.count[0]} to {s.count[1]} values, each {each}" if s.kind == "ints" else each
 
 
-def _add_setting_options(group) -> None:
-    """One option per TrainConfig field, generated from its Setting: flag, type, choices, default and help (the
-    help text the app's form shows, plus the allowed values and the default). dest is the field's name."""
-    defaults = TrainConfig()
-    for name, s in SETTINGS.items():
-        default = getattr(defaults, name)
-        text = s.help.rstrip(".").replace("%", "%%")  # argparse %-formats help texts
-        if s.kind == "switch" and default:  # on by default: --NAME / --no-NAME
-            group.add_argument(s.option, dest=name, action=argparse.BooleanOptionalAction, default=True,
-                               help=f"{text}. On by default.")
-        elif s.kind == "switch":
-            group.add_argument(s.option, dest=name, action="store_true", help=f"{text}.")
-        elif s.kind == "choice":
-            group.add_argument(s.option, dest=name, choices=s.choices, default=default,
-                               help=f"{text}. Default {default}.")
-        elif s.kind == "ints":
-            group.add_argument(s.option, dest=name, type=int, nargs="+", default=list(default), metavar=s.metavar,
-                               help=f"{text}. Allowed: {_bounds(s)}; default {' '.join(map(str, default))}.")
-        elif s.auto:  # a number, or `auto` (None: chosen from the data when training starts)
-            shown = "auto" if default is None else f"{default:g}"
-            group.add_argument(s.option, dest=name, type=_number_or_auto, default=default, metavar="F|auto",
-                               help=f"{text}. Allowed: {_bounds(s)} or auto; default {shown}.")
-        else:
-            shown = default if s.integer else f"{default:g}"
-            group.add_argument(s.option, dest=name, type=int if s.integer else float, default=default,
-                               metavar=s.metavar, help=f"{text}. Allowed: {_bounds(s)}; default {shown}.")
+def _add_setting_options(group, settings: dict[str, Setting], defaults, required: Sequence[str] = ()) -> None:
+    """One option per field of a config (TrainConfig, TuneConfig), generated from its Setting."""
+    for name, s in settings.items():
+        _add_setting_option(group, s, getattr(defaults, name), required=name in required)
+
+
+def _add_setting_option(group, s: Setting, default, required: bool = False) -> None:
+    """One option generated from a Setting: flag, type, choices, default and help (the help text the app's form
+    shows, plus the allowed values and the default). dest is the field's name."""
+    text = s.help.rstrip(".").replace("%", "%%")  # argparse %-formats help texts
+    shown = "required" if required else f"default {_shown(s, default)}"
+    first = shown[0].upper() + shown[1:]  # where it starts a sentence
+    common = dict(dest=s.name, metavar=s.metavar, default=None if required else default)
+    if s.kind == "switch" and default:  # on by default: --NAME / --no-NAME
+        group.add_argument(s.option, dest=s.name, action=argparse.BooleanOptionalAction, default=True,
+                           help=f"{text}. On by default.")
+    elif s.kind == "switch":
+        group.add_argument(s.option, dest=s.name, action="store_true", help=f"{text}.")
+    elif s.kind == "choice":
+        group.add_argument(s.option, dest=s.name, choices=s.choices, default=default, help=f"{text}. {first}.")
+    elif s.kind == "choices":
+        group.add_argument(s.option, **{**common, "default": list(default)}, nargs="+", choices=s.choices,
+                           help=f"{text}. Allowed: {' '.join(s.choices)}; {shown}.")
+    elif s.kind == "ints":
+        group.add_argument(s.option, **{**common, "default": list(default)}, type=int, nargs="+",
+                           help=f"{text}. Allowed: {_bounds(s)}; {shown}.")
+    elif s.kind == "texts":  # one value per option, repeated, or several after one option
+        repeat = "; repeat the option for several" if s.append else ""
+        group.add_argument(s.option, **common, **({"action": "append"} if s.append else {"nargs": "+"}),
+                           help=f"{text}{repeat}. {first}.")
+    elif s.kind == "text":
+        group.add_argument(s.option, **common, required=required, help=f"{text}. {first}.")
+    elif s.auto:  # a number, or `auto` (None: chosen from the data when training starts)
+        group.add_argument(s.option, **{**common, "metavar": "F|auto"}, type=_number_or_auto,
+                           help=f"{text}. Allowed: {_bounds(s)} or auto; {shown}.")
+    else:
+        group.add_argument(s.option, **common, type=int if s.integer else float, required=required,
+                           help=f"{text}. Allowed: {_bounds(s)}; {shown}.")
+
+
+def _shown(s: Setting, default) -> str:
+    """A setting's default as --help shows it."""
+    if default is None:
+        return "auto" if s.auto else s.off
+    if isinstance(default, (tuple, list)):
+        return " ".join(map(str, default))
+    return f"{default}" if s.integer or isinstance(default, str) else f"{default:g}"
 
 
 def _number_or_auto(text: str) -> float | None:
@@ -163,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "history length. Progress goes to stderr.")
     t.add_argument("data", nargs="+", metavar="DATA.csv", help="interaction CSV(s); several files with the same "
                    "columns are appended. " + SAMPLES_HELP)
-    _add_setting_options(t.add_argument_group("run settings (the app's Train form offers the same ones)"))
+    _add_setting_options(t.add_argument_group("run settings (the app's Train form offers the same ones)"), SETTINGS,
+                         TrainConfig())
     t.add_argument("--config", metavar="FILE", help="start from the settings in a run config JSON (downloaded from the "
                    "app's run library, or a saved run's config.json); options given here override the file")
     t.add_argument("--save", metavar="DIR", help="save the trained run (config, vocabulary, weights, metrics) to this folder")
@@ -172,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--publish", action="store_true", help="keep the run in the library's gallery, which every app "
                    "session sees (e.g. runs prepared for a workshop); implies --store")
     t.add_argument("--seeds", nargs="+", type=int, metavar="N", help="train the same settings once per seed (e.g. "
-                   "--seeds 0 1 2; at most 10) and report the mean and spread across seeds beside the first seed's "
-                   "run, whose metrics, intervals and files are the ones printed and saved; replaces --seed")
+                   f"--seeds 0 1 2; at most {MAX_SEEDS}) and report the mean and spread across seeds beside the first "
+                   "seed's run, whose metrics, intervals and files are the ones printed and saved; replaces --seed")
     t.add_argument("--name", help="a name for the run")
     t.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     t.add_argument("--ray", metavar="ADDRESS", default=None, help="train as a task on this Ray cluster (e.g. auto, "
@@ -202,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--items", metavar="ITEMS.csv", help="item metadata (item_id, title): adds a title column")
     r.add_argument("--k", type=int, default=10, metavar="N", help="how many items (default 10)")
     r.add_argument("--exclude-seen", action="store_true", help="do not recommend items in the history")
-    _add_column_options(r, min_user=1)  # a new user with one event gets recommendations too
+    _add_column_options(r, training=False)  # a new user with one event gets recommendations too
 
     s = sub.add_parser("stats", help="dataset statistics as JSON",
                        description="Load DATA.csv with the same validation and filters as train and print users, "
@@ -234,27 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "intervals. Prints {trials, best, budget_seconds} as JSON; progress goes to stderr.")
     tu.add_argument("data", nargs="+", metavar="DATA.csv", help="interaction CSV(s); several files with the same "
                     "columns are appended")
-    tu.add_argument("--models", nargs="+", choices=("rnn", "lstm", "gru"), default=["rnn", "lstm", "gru"],
-                    metavar="CELL", help="cells to tune: rnn lstm gru (default all three)")
-    tu.add_argument("--budget-minutes", type=float, required=True, metavar="F",
-                    help="total search time in minutes, shared equally by the cells")
-    tu.add_argument("--trials", type=int, default=None, metavar="N", help="at most N trials per cell (default: as "
-                    "many as the budget allows)")
-    tu.add_argument("--seed", type=int, default=42, metavar="N", help="seeds the sampler and every training "
-                    "(default 42)")
-    tu.add_argument("--metric", default=None, metavar="M", help="validation metric to maximise, e.g. recall@20, "
-                    "mrr@20, ndcg@10 (default recall@ the largest K)")
-    tu.add_argument("--k", type=int, nargs="+", default=[10, 20], metavar="K", help="metric cut-offs (default 10 20)")
-    tu.add_argument("--exclude-seen", action="store_true", help="never recommend (or count as hits) items the user "
-                    "already interacted with")
-    tu.add_argument("--max-epochs", type=int, default=30, metavar="N", help="most epochs per trial (default 30)")
-    tu.add_argument("--patience", type=int, default=3, metavar="N", help="early-stopping patience per trial "
-                    "(default 3)")
+    # the search's settings, generated from TuneConfig (the app's Tune page offers the same ones); a command line
+    # must say how long it may run, where the page starts at its default budget
+    _add_setting_options(tu.add_argument_group("search settings (the app's Tune page offers the same ones)"),
+                         TUNE_SETTINGS, TuneConfig(), required=("budget_minutes",))
     tu.add_argument("--space", nargs="+", default=[], metavar="NAME=LO:HI", help="narrow the search: e.g. "
                     "lr=0.001:0.01 hidden_size=64:256, or NAME=VALUE to fix one (searched by default: embedding_dim, "
                     "hidden_size, dropout, lr, batch_size, max_len)")
-    tu.add_argument("--parallel", type=int, default=None, metavar="N", help="trials at once (default: as many as "
-                    "the cores allow, 2 threads each; on Ray, as the cluster holds)")
     tu.add_argument("--save-best", metavar="DIR", help="save each cell's best run to DIR/<cell>")
     tu.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     tu.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -324,7 +321,6 @@ def cmd_train(a) -> dict:
     from seqrec.data.fingerprint import interactions_fingerprint
     from seqrec.runs.files import save_run
     from seqrec.runs.run import dataset_summary
-    from seqrec.training.runner import train_run
 
     dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
                "fingerprint": interactions_fingerprint(data)}
@@ -335,12 +331,12 @@ def cmd_train(a) -> dict:
     if recorded and recorded != dataset["fingerprint"]:
         print(f"note: this data differs from the data the config's run was trained on ("
               f"{doc['dataset'].get('name', '?')}), so the metrics will differ too.", file=sys.stderr)
-    seeds = _seeds(a, config)
-    if seeds is None:
-        run = _train_through_executor(a, data, config, name, dataset)  # issue 13
+    series = _seeds(a, config, name)
+    if series is None:
+        run = _train_through_executor(a, data, config, name, dataset)
         out = run.summary()
     else:
-        run, out = _train_seeds(data, config, seeds, a, name, dataset)
+        run, out = _train_seeds(data, config, series, a, dataset)
     out["dropped_rows"] = dict(data.dropped_rows)  # issue 17: rows with an empty user, item or time, per column
     if a.save:
         save_run(run, a.save)
@@ -352,62 +348,49 @@ def cmd_train(a) -> dict:
     return out
 
 
-def _train_through_executor(a, data, config, name, dataset, baselines=None, executor="auto"):
-    """Issue 13: every training of the CLI (one run, or each of --seeds) runs in a spawned worker process (default)
-    or as a task on the Ray cluster at --ray / SEQREC_RAY_ADDRESS; SEQREC_EXECUTOR=thread trains in this process
-    (with the config's CPU threads when set). Progress comes back to stderr. `data`: the interactions or a split."""
+def _train_through_executor(a, data, config, name, dataset, baselines=None, executor=None):
+    """Every training of the CLI (one run, or each of --seeds) goes through the process's executor: a spawned worker
+    process (default), a task on the Ray cluster at --ray / SEQREC_RAY_ADDRESS, or this thread with
+    SEQREC_EXECUTOR=thread. Progress comes back to stderr. `data`: the interactions or a split."""
     # torch (through the executor and the training code): loaded only once the settings and data are good
     from seqrec.data.split import SplitData, leave_last_out
-    from seqrec.training.runner import train_run
-    from seqrec.training.budget import check_training_memory
-    from seqrec.training.executor import get_executor
+    from seqrec.service.executor import get_executor
 
-    progress = [_TqdmProgress(not a.quiet)]
-    executor = get_executor(a.ray) if executor == "auto" else executor
-    if executor is None:
-        if config.cpus:
-            import torch  # loaded already by the training code imported above; named here for set_num_threads
-
-            torch.set_num_threads(max(1, min(config.cpus, os.cpu_count() or 1)))
-        return train_run(data, config, callbacks=progress, name=name, device=a.device, dataset=dataset,
-                         baselines=baselines)
+    executor = executor or get_executor(a.ray)
     split = data if isinstance(data, SplitData) else leave_last_out(data)
-    check_training_memory(split, config)  # refused here, before a worker starts
-    return executor.submit(split, config, name=name, dataset=dataset, device=a.device,
-                           baselines=baselines).consume(progress)
+    handle = executor.submit(split, config, name=name, dataset=dataset, device=a.device, baselines=baselines)
+    return handle.consume([_TqdmProgress(not a.quiet)])
 
 
-def _seeds(a, config) -> list[int] | None:
-    """The --seeds list, checked (None without it); --seed and --seeds together are refused."""
+def _seeds(a, config, name):
+    """The trainings of --seeds, checked (None without it); --seed and --seeds together are refused."""
     if a.seeds is None:
         return None
     if "seed" in _explicit_options(a.argv):
         raise SeqrecError("Give either --seed N (one run) or --seeds N N ... (one run per seed), not both.")
-    from seqrec.evaluation.uncertainty import check_seeds  # numpy only; keeps the module list of start-up small
+    from seqrec.service.seeds import seed_series  # numpy only; keeps the module list of start-up small
 
-    try:
-        return check_seeds(a.seeds)
-    except ValueError as e:
-        raise SeqrecError(f"--seeds: {e}.") from None
+    return seed_series(config, a.seeds, name, what="--seeds")
 
 
-def _train_seeds(data, config, seeds: list[int], a, name, dataset) -> tuple:
+def _train_seeds(data, config, series: list, a, dataset) -> tuple:
     """Train the config once per seed on one split, with the baselines fitted and scored once; the first seed's run
     is the one printed in full (and saved), the others add their metrics and the mean and spread across seeds."""
     # torch: only a training pays for it
     from seqrec.data.split import leave_last_out
     from seqrec.evaluation.protocol import evaluate_baselines
     from seqrec.evaluation.uncertainty import seed_summary
-    from seqrec.training.executor import get_executor
+    from seqrec.service.executor import get_executor
 
-    executor = get_executor(a.ray)  # issue 13: each seed trains through the same executor as a single run
+    executor = get_executor(a.ray)  # each seed trains through the same executor as a single run
     split = leave_last_out(data)
     baselines = evaluate_baselines(split, config.ks, config.exclude_seen)
     runs = []
-    for s in seeds:
-        print(f"seed {s} ({len(runs) + 1} of {len(seeds)})", file=sys.stderr, flush=True)
-        runs.append(_train_through_executor(a, split, config.replace(seed=s), f"{name} (seed {s})" if name else None,
-                                            dataset, baselines=baselines, executor=executor))
+    for one in series:
+        print(f"seed {one.seed} ({len(runs) + 1} of {len(series)})", file=sys.stderr, flush=True)
+        runs.append(_train_through_executor(a, split, one.config, one.name, dataset, baselines=baselines,
+                                            executor=executor))
+    seeds = [one.seed for one in series]
     out = runs[0].summary()
     out["seeds"] = {**seed_summary(seeds, [r.metrics for r in runs]),
                     "per_seed": [{"seed": s, "threads": r.threads, "metrics": r.metrics,
@@ -487,24 +470,17 @@ def cmd_gates(a) -> dict:
 
 
 def cmd_tune(a) -> dict:
-    minutes = a.budget_minutes
-    if not (minutes == minutes and 0 < minutes <= 24 * 60):  # minutes == minutes: not NaN
-        raise SeqrecError(f"--budget-minutes must be a number of minutes above 0, up to 1440 (got {minutes:g}).")
-    if a.trials is not None and a.trials < 1:
-        raise SeqrecError(f"--trials must be at least 1 (got {a.trials}).")
-    if a.parallel is not None and not 1 <= a.parallel <= 256:
-        raise SeqrecError(f"--parallel must be between 1 and 256 (got {a.parallel}).")
-    base = TrainConfig(epochs=a.max_epochs, patience=a.patience, ks=tuple(a.k), exclude_seen=a.exclude_seen,
-                       seed=a.seed).validate()
+    settings = TuneConfig(**{name: getattr(a, name) for name in TUNE_SETTINGS}).validate(by_flag=True)
+    minutes = settings.budget_minutes
     space = parse_space(a.space)
-    search_space(space)  # a bad range or metric is reported before the data loads
-    check_metric(a.metric or f"recall@{base.monitor_k}", base.ks)
+    search_space(space)  # a bad option or range is reported before the data loads
     data = _load(a)
     # torch and optuna load only now, once the options and the data are known to be good
     from seqrec.data.fingerprint import interactions_fingerprint
     from seqrec.data.split import leave_last_out
     from seqrec.runs.files import save_run
     from seqrec.runs.run import dataset_summary
+    from seqrec.service.executor import get_executor
     from seqrec.training.tune import Tuner
 
     dataset = {**dataset_summary(data), "name": ", ".join(os.path.basename(str(d)) for d in a.data),
@@ -517,9 +493,8 @@ def cmd_tune(a) -> dict:
             print(f"{rec.cell} trial {rec.number}: {rec.state} valid {value} ({rec.seconds:.1f}s, {rec.epochs} epochs)"
                   f" {params}{' · ' + rec.reason if rec.state == 'failed' else ''}", file=sys.stderr, flush=True)
 
-    tuner = Tuner(leave_last_out(data), cells=a.models, budget_seconds=60 * minutes, trials=a.trials, seed=a.seed,
-                  metric=a.metric, base=base, space=space, parallel=a.parallel, dataset=dataset, device=a.device,
-                  on_trial=progress)
+    tuner = Tuner.from_settings(leave_last_out(data), settings, space=space, dataset=dataset, device=a.device,
+                                on_trial=progress, executor=get_executor())
     if not a.quiet:
         print(f"tuning {', '.join(tuner.cells)} for {minutes:g} min ({minutes / len(tuner.cells):.2g} min each, "
               f"{tuner.parallel} trial(s) at once) on {tuner.metric}", file=sys.stderr, flush=True)
@@ -565,6 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         a = parser.parse_args(argv)
         a.argv = list(sys.argv[1:] if argv is None else argv)  # train --config: which options were typed
+        ServerSettings.from_env()  # every SEQREC_* variable checked at start: a bad one is its sentence, exit 2
         if not a.command:
             parser.print_help(sys.stderr)
             return EXIT_BAD_INPUT

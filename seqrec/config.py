@@ -1,7 +1,7 @@
 """One typed config describes a training run: the UI, the CLI, saved runs and the tests all use it.
 
-Each TrainConfig field carries a `Setting` (its label, help text, limits, form step and format, CLI flag) in the
-field's metadata. validate(), the CLI's `train` flags (seqrec/cli.py) and the app's Train form
+Each TrainConfig field carries a `Setting` (seqrec/settings.py: its label, help text, limits, form step and format,
+CLI flag) in the field's metadata. validate(), the CLI's `train` flags (seqrec/cli.py) and the app's Train form
 (studio/train_form.py) are all generated from these, so the three can never disagree about a limit again.
 """
 from __future__ import annotations
@@ -10,83 +10,18 @@ import dataclasses
 from dataclasses import dataclass, fields
 
 from seqrec.errors import SeqrecError
+from seqrec.runtime import ServerSettings
+from seqrec.settings import Setting, problems, settings_of
+from seqrec.settings import setting_field as _field
 
 CELLS = ("rnn", "lstm", "gru")
 LOSSES = ("full", "sampled")  # sampled: softmax over popularity-drawn negatives, for large catalogues
 MONITORS = ("recall", "ndcg", "mrr")  # the validation metric (at the largest K) that early stopping follows
 SCHEDULES = ("constant", "plateau")  # plateau: halve the learning rate after each validation without improvement
 MAX_K = 1000
-KINDS = ("int", "float", "choice", "ints", "switch")  # ints: a tuple of whole numbers (the K values)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What one TrainConfig field means and allows. `help` is one text for `--help` and the form's tooltip."""
-
-    kind: str  # one of KINDS
-    label: str  # the form's label
-    help: str  # whole sentences; the CLI appends the range and the default
-    lo: float | None = None  # inclusive bounds (ints, floats, and each K value)
-    hi: float | None = None
-    open_below: bool = False  # lo itself is refused (a learning rate must be > 0)
-    step: float = 1  # the form's +/- step
-    fmt: str | None = None  # the form's printf-style display format (floats)
-    choices: tuple[str, ...] = ()
-    count: tuple[int, int] | None = None  # for "ints": how many values
-    flag: str = ""  # the CLI flag; "--" + the field name with dashes when empty
-    noun: str = ""  # how a message names the field; the field name with spaces when empty
-    name: str = ""  # filled in from the field (SETTINGS below)
-    # The Tune search (seqrec/training/tune.py): the default range (inclusive) searched for this field, and whether
-    # it is searched on a log scale; None: not searched (the base config's value is used). Inside (lo, hi).
-    search: tuple[float, float] | None = None
-    log: bool = False
-    # A float field that may also be None: "automatic", chosen from the data when training starts (the CLI takes
-    # `auto`, the form an empty box). Only dropout has one (seqrec.training.loop.resolve_auto).
-    auto: bool = False
-
-    @property
-    def integer(self) -> bool:
-        return self.kind in ("int", "ints")
-
-    @property
-    def option(self) -> str:
-        return self.flag or "--" + self.name.replace("_", "-")
-
-    @property
-    def metavar(self) -> str | None:
-        return {"int": "N", "float": "F", "ints": "K"}.get(self.kind)  # choices show their values instead
-
-    def problem(self, v) -> str | None:
-        """The sentence validate() reports for a bad value `v`, or None when `v` is allowed."""
-        noun = self.noun or self.name.replace("_", " ")
-        if v is None and self.auto:
-            return None
-        if self.kind == "int":
-            if isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi:
-                return f"{noun} must be a whole number between {self.lo} and {self.hi} (got {v!r})"
-        elif self.kind == "float":
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # v == v: not NaN
-            if not ok or not (v > self.lo if self.open_below else v >= self.lo) or v > self.hi:
-                return (f"{noun} must be a number in {'(' if self.open_below else '['}{self.lo}, {self.hi}]"
-                        f"{' or auto' if self.auto else ''} (got {v!r})")
-        elif self.kind == "choice":
-            allowed = " or ".join(self.choices) if len(self.choices) == 2 else "one of " + ", ".join(self.choices)
-            if v not in self.choices:
-                return f"{noun} must be {allowed} (got {v!r})"
-        elif self.kind == "ints":
-            few, many = self.count
-            if not isinstance(v, tuple) or not few <= len(v) <= many or \
-                    any(isinstance(k, bool) or not isinstance(k, int) or not self.lo <= k <= self.hi for k in v):
-                return f"{noun} must be {few} to {many} whole numbers between {self.lo} and {self.hi} (got {v!r})"
-        elif not isinstance(v, bool):  # "switch"
-            return f"{noun} must be true or false (got {v!r})"
-        return None
-
-
-def _field(default, kind: str, label: str, help: str, **spec):
-    """A dataclass field whose metadata holds its Setting."""
-    assert kind in KINDS, kind
-    return dataclasses.field(default=default, metadata={"setting": Setting(kind, label, help, **spec)})
+# The most seeds one "repeat with N seeds" training takes (the CLI's --seeds, the Train page, the library's check in
+# seqrec.evaluation.uncertainty): enough for a mean and spread, few enough that a series stays minutes, not hours.
+MAX_SEEDS = 10
 
 
 # The bounds (inclusive) are sane limits for every numeric setting. Beyond them a CPU training is either pointless
@@ -193,11 +128,11 @@ class TrainConfig:
         """The K whose validation metric (config.monitor) drives early stopping (the largest requested)."""
         return max(self.ks)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Collect every nonsense value and raise one SeqrecError naming them all, in field order (or return self)."""
-        problems = [p for name, s in SETTINGS.items() if (p := s.problem(getattr(self, name)))]
-        if problems:
-            raise SeqrecError("Invalid training settings: " + "; ".join(problems) + ".")
+        found = problems(self, SETTINGS)
+        if found:
+            raise SeqrecError("Invalid training settings: " + "; ".join(found) + ".")
         return self
 
     def to_dict(self) -> dict:
@@ -206,15 +141,16 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """Rebuild a config from a saved dict; unknown keys (from a newer version) are refused clearly."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise SeqrecError(f"The saved run has unknown settings {sorted(unknown)}; it was made by a different version of seqrec.")
+            raise SeqrecError(f"The saved run has unknown settings {sorted(unknown)}; it was made by a different "
+                              f"version of seqrec.")
         return cls(**{**LEGACY_DEFAULTS, **d}).validate()
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -227,8 +163,7 @@ AUTO_DROPOUT_REPEATS = 0.05
 # Settings added after runs were first saved, with the value that reproduces what a run saved without them did
 LEGACY_DEFAULTS: dict[str, object] = {"repeat": False, "tie_weights": False}
 
-SETTINGS: dict[str, Setting] = {f.name: dataclasses.replace(f.metadata["setting"], name=f.name)
-                                for f in fields(TrainConfig)}
+SETTINGS: dict[str, Setting] = settings_of(TrainConfig)
 # Derived views kept for code that reads them: the bounds of every numeric setting (lr's lower bound is open).
 LIMITS: dict[str, tuple[float, float]] = {name: (s.lo, s.hi) for name, s in SETTINGS.items()
                                           if s.kind in ("int", "float")}
@@ -236,52 +171,27 @@ LIMITS: dict[str, tuple[float, float]] = {name: (s.lo, s.hi) for name, s in SETT
 PRESETS: dict[str, dict] = {
     # cpus 1: a model this small trains no faster on 2 threads than on 1 (10.0 s vs 11.6 s alone, RELIABILITY.md
     # section 7), and a workshop's first trainings then leave a core to the pages and the next one
-    "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.2, lr=0.01, batch_size=64, epochs=10, patience=3,
-                       max_minutes=0.5, cpus=1),
-    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=None, lr=0.005, batch_size=64, epochs=30, patience=5),
-    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=None, lr=0.003, batch_size=64, epochs=100, patience=10),
+    "Quick demo": dict(embedding_dim=32, hidden_size=64, layers=1, dropout=0.2, lr=0.01, batch_size=64, epochs=10,
+                       patience=3, max_minutes=0.5, cpus=1),
+    "Balanced": dict(embedding_dim=64, hidden_size=128, layers=1, dropout=None, lr=0.005, batch_size=64, epochs=30,
+                     patience=5),
+    "Thorough": dict(embedding_dim=64, hidden_size=128, layers=2, dropout=None, lr=0.003, batch_size=64, epochs=100,
+                     patience=10),
 }
-# What each preset is for, shown under the Train page's preset picker. Honest about the real retail sample, where
-# no preset beats the best baseline (measurements: BENCHMARKS.md, "Defaults on real data").
-PRESET_NOTES: dict[str, str] = {
-    "Quick demo": "A small GRU for at most 30 seconds on one CPU thread (more would not make a model this small "
-                  "faster): it clearly beats the baselines on the synthetic teaching "
-                  "sample. On the real retail sample it does NOT beat the best baseline (item-to-item neighbours, "
-                  "ItemKNN: test Recall@20 0.34 against 0.32 for this preset after its 30 seconds): it shows how "
-                  "training works, not what a network can do there.",
-    "Balanced": "The default model (GRU, 64-dim embeddings, 128 hidden units, dropout chosen from your data: the "
-                "empty Dropout box), up to 30 epochs: a good start on your own data. On the real retail sample even "
-                "this stays below the best baseline (ItemKNN); the Compare page says by how much.",
-    "Thorough": "Two stacked layers, up to 100 epochs with patient early stopping: minutes rather than seconds; for "
-                "when Balanced is still improving at its last epoch.",
-}
+# What each preset is for is page copy, kept on the app's side with the rest of its text.
 
 
 # ---- a server-wide cap on minutes per training (issue 14) --------------------------------------------------------
 # TrainConfig allows up to a day (max_minutes 1440, or 0 = no limit) for the command line; a shared server (the app)
 # caps every training it runs, whatever its form or config file says, so one participant cannot hold a worker slot
 # for hours. The app applies it when a training is queued.
-MAX_TRAIN_MINUTES_ENV = "SEQREC_MAX_TRAIN_MINUTES"
-DEFAULT_MAX_TRAIN_MINUTES = 30.0
+MAX_TRAIN_MINUTES_ENV = ServerSettings.variables()["max_train_minutes"].env
+DEFAULT_MAX_TRAIN_MINUTES = ServerSettings().max_train_minutes
 
 
 def server_minutes_cap() -> float:
     """Minutes one training may run on this server: SEQREC_MAX_TRAIN_MINUTES, default 30 (one sentence if bad)."""
-    import os  # here: config.py otherwise never reads the environment
-
-    raw = os.environ.get(MAX_TRAIN_MINUTES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_TRAIN_MINUTES
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    hi = SETTINGS["max_minutes"].hi
-    if not (0 < value <= hi):  # also refuses NaN
-        raise SeqrecError(f"{MAX_TRAIN_MINUTES_ENV} must be a number of minutes above 0 and at most {hi:g} (got "
-                          f"{raw!r}); fix the server's environment setting or remove it to use "
-                          f"{DEFAULT_MAX_TRAIN_MINUTES:g}.")
-    return value
+    return ServerSettings.read("max_train_minutes")
 
 
 def cap_training_minutes(config: TrainConfig) -> tuple[TrainConfig, str | None]:

@@ -1,4 +1,5 @@
-"""Plain-language explanations for "Inside the network", written for a product manager, not an ML researcher.
+"""Plain-language page text: the explanations for "Inside the network", written for a product manager, not an ML
+researcher, and what each Train preset is for.
 
 Everything follows PyTorch's conventions, which are the equations the models were trained with (see seqrec.inspect.gates).
 In particular PyTorch's GRU computes h' = (1 - z) * n + z * h, so an update gate near 1 means "keep the old state";
@@ -179,3 +180,20 @@ def why_text(view: str) -> str:
         return WHY_TEXTS[view]
     except KeyError:
         raise SeqrecError(f"No explanation for the view {view!r}; choose one of {', '.join(WHY_TEXTS)}.") from None
+
+
+# ---- the Train page's presets --------------------------------------------------------------------------------------
+# What each preset of seqrec.config.PRESETS is for, shown under the Train page's preset picker. Honest about the real
+# retail sample, where no preset beats the best baseline (measurements: BENCHMARKS.md, "Defaults on real data").
+PRESET_NOTES: dict[str, str] = {
+    "Quick demo": "A small GRU for at most 30 seconds on one CPU thread (more would not make a model this small "
+                  "faster): it clearly beats the baselines on the synthetic teaching "
+                  "sample. On the real retail sample it does NOT beat the best baseline (item-to-item neighbours, "
+                  "ItemKNN: test Recall@20 0.34 against 0.32 for this preset after its 30 seconds): it shows how "
+                  "training works, not what a network can do there.",
+    "Balanced": "The default model (GRU, 64-dim embeddings, 128 hidden units, dropout chosen from your data: the "
+                "empty Dropout box), up to 30 epochs: a good start on your own data. On the real retail sample even "
+                "this stays below the best baseline (ItemKNN); the Compare page says by how much.",
+    "Thorough": "Two stacked layers, up to 100 epochs with patient early stopping: minutes rather than seconds; for "
+                "when Balanced is still improving at its last epoch.",
+}

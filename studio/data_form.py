@@ -1,17 +1,25 @@
 """The Data page's widget groups: choosing the files, mapping the columns, the filters, loading, and the current
-data in numbers. The page lays these out; the library objects (Filters, the Dataset) are built here."""
+data in numbers. The page lays these out; the library objects (Filters, the Dataset) are built here. The filter
+widgets take their labels, help texts and limits from the Filters' Settings (seqrec/data/prepare.py), so they offer
+exactly what the library accepts."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import streamlit as st
 
 import seqrec
-from seqrec.service.dataset import SAMPLES, column_values, content_fingerprint, \
-    load_dataset, metadata_coverage, numeric_range
 from seqrec.data.columns import FILE_ORDER, explain_columns, norm_name
 from seqrec.data.metadata import TITLE_NAMES, titles_from_table
+from seqrec.data.prepare import FILTER_SETTINGS, Filters
 from seqrec.data.read import MAX_UNCOMPRESSED_BYTES
+from seqrec.service.dataset import (
+    SAMPLES,
+    column_values,
+    content_fingerprint,
+    load_dataset,
+    metadata_coverage,
+    numeric_range,
+)
+from studio.setting_widgets import number_input
 from studio.textsafe import md_escape
 
 NONE = "(none)"
@@ -23,10 +31,14 @@ ROLES = [("user", "User", "Who interacted: a user, customer or session id."),
                           "without one whose rows are already in time order."),
          ("event", "Event type (optional)", "e.g. view / cart / purchase, to filter by."),
          ("rating", "Rating (optional)", "A numeric rating, to keep only well-rated interactions.")]
-FILTER_DEFAULTS = {"f_min_user": 3, "f_min_item": 1, "f_max_len": 0, "f_repeats": False, "f_where_col": NONE,
-                   "f_where_op": ">", "f_where_value": 0.0, "f_date_from": "", "f_date_to": "", "f_session_gap": 0,
-                   "f_min_session": 1}
 OPERATORS = [">", ">=", "<", "<=", "=", "!="]
+# Each filter widget's session key is f_<Filters field>. The number inputs and the switch start at the library's
+# defaults (None: an empty box), the dates as empty text; the rating slider and the event-type picker start at the
+# mapped column's values, and the row condition is built from a column, an operator and a number.
+NUMBERS = ("min_user_interactions", "min_item_count", "max_events_per_user")
+SESSIONS = ("session_gap_minutes", "min_session_length")
+FILTER_DEFAULTS = {**{f"f_{name}": getattr(Filters(), name) for name in (*NUMBERS, "remove_repeats", *SESSIONS)},
+                   "f_date_from": "", "f_date_to": "", "f_where_col": NONE, "f_where_op": ">", "f_where_value": 0.0}
 
 
 def chosen_files(source: str):
@@ -63,7 +75,7 @@ def column_roles(raw, files, key: str) -> dict:
     with st.container(border=True):
         st.markdown(f"**Columns** · {len(raw):,} rows read from {len(files)} file{'s' * (len(files) > 1)}")
         picked = {}
-        for col, (role, label, help_) in zip(st.columns(5), ROLES):
+        for col, (role, label, help_) in zip(st.columns(5), ROLES, strict=True):
             default = guess.get(role)
             options = cols + [FILE_ORDER] * (role == "time" and FILE_ORDER not in cols)
             picked[role] = col.selectbox(label, options, index=options.index(default) if default in options else 0,
@@ -98,88 +110,76 @@ def title_column(raw, roles: dict, key: str) -> str | None:
     return None if pick == NONE else pick
 
 
-@dataclass
-class FilterChoice:
-    """What the Filters box is set to; `filters()` is the seqrec.Filters that loading uses."""
-
-    min_user: int
-    min_item: int
-    max_len: int
-    repeats: bool
-    min_rating: float | None = None  # only when above the column's minimum (otherwise it filters nothing)
-    event_types: list | None = None  # only when some kinds are left out
-    where: list | None = None  # e.g. ["Quantity>0"]
-    date_from: str | None = None
-    date_to: str | None = None
-    session_gap: float | None = None  # minutes; None = no sessions
-    min_session: int = 1
-
-    def filters(self) -> seqrec.Filters:
-        return seqrec.Filters(min_user_interactions=int(self.min_user), min_item_count=int(self.min_item),
-                              max_events_per_user=int(self.max_len) or None, remove_repeats=self.repeats,
-                              min_rating=self.min_rating, event_types=self.event_types, where=self.where,
-                              date_from=self.date_from, date_to=self.date_to, session_gap_minutes=self.session_gap,
-                              min_session_length=int(self.min_session))
-
-
-def filter_choice(raw, roles: dict, key: str) -> FilterChoice:
-    """The Filters box: counts, length, repeats, and a rating slider / event-type picker when those columns are
-    mapped."""
+def filter_choice(raw, roles: dict, key: str) -> Filters:
+    """The Filters box: counts, length, repeats, a rating slider / event-type picker when those columns are mapped,
+    a row condition, a date range and sessions; returns the Filters that loading uses."""
     for name, value in FILTER_DEFAULTS.items():
         st.session_state.setdefault(name, value)  # defaults live in the session, so they survive page switches
     with st.container(border=True):
         st.markdown("**Filters**")
-        f = st.columns(4)
-        choice = FilterChoice(
-            f[0].number_input("Min interactions per user", 3, 10_000, key="f_min_user",
-                              help="Users with fewer events are dropped (3 is the least a train / validation / test "
-                                   "split needs)."),
-            f[1].number_input("Min item count", 1, 100_000, key="f_min_item",
-                              help="Items seen fewer times are dropped: rare items are hard to learn."),
-            f[2].number_input("Max sequence length (0 = no limit)", 0, 1_000_000, key="f_max_len",
-                              help="Keep only each user's most recent events."),
-            f[3].checkbox("Remove immediate repeats", key="f_repeats",
-                          help="Drop an event when the user's previous event was the same item."))
-        if roles["rating"] is not None and (rng := numeric_range(raw, roles["rating"])) and rng[0] < rng[1]:
-            # (one constant rating: nothing to filter, and a slider cannot have min == max)
-            st.session_state.setdefault(f"f_rating_{key}", rng[0])
-            least = st.slider("Minimum rating", rng[0], rng[1], key=f"f_rating_{key}",
-                              help="Keep only interactions rated at least this.")
-            choice.min_rating = least if least > rng[0] else None
-        if roles["event"] is not None:
-            kinds = column_values(raw, roles["event"])
-            st.session_state.setdefault(f"f_events_{key}", kinds)
-            kept = st.multiselect("Event types to keep", kinds, key=f"f_events_{key}")
-            choice.event_types = kept if len(kept) < len(kinds) else None
-        w = st.columns([2, 1, 1, 2, 2])
-        where_col = w[0].selectbox("Keep rows where column", [NONE] + list(raw.columns), key="f_where_col",
-                                   help="A numeric condition on any column, e.g. Quantity > 0 drops cancellations.")
-        op = w[1].selectbox("is", OPERATORS, key="f_where_op")
-        value = w[2].number_input("than / to", key="f_where_value", format="%g")
-        if where_col != NONE:
-            choice.where = [f"{where_col}{op}{value:g}"]
-        choice.date_from = w[3].text_input("From date (optional)", key="f_date_from", placeholder="2011-01-01",
-                                           help="Keep events on or after this date.").strip() or None
-        choice.date_to = w[4].text_input("To date (optional)", key="f_date_to", placeholder="2011-12-31",
-                                         help="Keep events on or before this date (the whole day).").strip() or None
-        s1, s2 = st.columns(2)
-        gap = s1.number_input("Cut sessions after minutes without activity (0 = off)", 0, 525_600, key="f_session_gap",
-                              help="Cuts each user's history into sessions (GRU4Rec uses 30 minutes); evaluation "
-                                   "then holds out the last item of each user's last session.")
-        choice.session_gap = float(gap) if gap else None
-        choice.min_session = s2.number_input("Min session length", 1, 1000, key="f_min_session",
-                                             help="Sessions with fewer events are dropped (needs a session gap).")
-    return choice
+        values = _counts_and_repeats()
+        values["min_rating"] = _min_rating(raw, roles["rating"], key)
+        values["event_types"] = _event_types(raw, roles["event"], key)
+        values.update(_where_and_dates(raw))
+        for col, name in zip(st.columns(len(SESSIONS)), SESSIONS, strict=True):
+            values[name] = number_input(col, FILTER_SETTINGS[name], f"f_{name}")
+    return Filters(**values)
 
 
-def load_chosen(files, roles: dict, choice: FilterChoice, source: str, meta_file, raw=None, title: str | None = None):
+def _counts_and_repeats() -> dict:
+    """The number inputs of the users' and items' counts and the history length, and the repeats switch."""
+    cols = st.columns(len(NUMBERS) + 1)
+    values = {name: number_input(col, FILTER_SETTINGS[name], f"f_{name}")
+              for col, name in zip(cols[:-1], NUMBERS, strict=True)}
+    s = FILTER_SETTINGS["remove_repeats"]
+    values["remove_repeats"] = cols[-1].checkbox(s.label, key="f_remove_repeats", help=s.help)
+    return values
+
+
+def _min_rating(raw, column: str | None, key: str) -> float | None:
+    """A slider over the rating column's range; None (no filter) at its minimum, or without a rating column or with
+    one constant rating (nothing to filter, and a slider cannot have min == max)."""
+    if column is None or not (rng := numeric_range(raw, column)) or rng[0] >= rng[1]:
+        return None
+    s = FILTER_SETTINGS["min_rating"]
+    st.session_state.setdefault(f"f_rating_{key}", rng[0])
+    least = st.slider(s.label, rng[0], rng[1], key=f"f_rating_{key}", help=s.help)
+    return least if least > rng[0] else None
+
+
+def _event_types(raw, column: str | None, key: str) -> list | None:
+    """The event types to keep, from the event column's values; None (no filter) while every type is kept."""
+    if column is None:
+        return None
+    kinds = column_values(raw, column)
+    s = FILTER_SETTINGS["event_types"]
+    st.session_state.setdefault(f"f_events_{key}", kinds)
+    kept = st.multiselect(s.label, kinds, key=f"f_events_{key}", help=s.help)
+    return kept if len(kept) < len(kinds) else None
+
+
+def _where_and_dates(raw) -> dict:
+    """One row condition (column, operator, number) and the date range."""
+    w = st.columns([2, 1, 1, 2, 2])
+    where = FILTER_SETTINGS["where"]
+    where_col = w[0].selectbox(where.label, [NONE] + list(raw.columns), key="f_where_col", help=where.help)
+    op = w[1].selectbox("is", OPERATORS, key="f_where_op")
+    value = w[2].number_input("than / to", key="f_where_value", format="%g")
+    dates = {}
+    for col, name, example in ((w[3], "date_from", "2011-01-01"), (w[4], "date_to", "2011-12-31")):
+        s = FILTER_SETTINGS[name]
+        dates[name] = col.text_input(s.label, key=f"f_{name}", placeholder=example, help=s.help).strip() or None
+    return {"where": [f"{where_col}{op}{value:g}"] if where_col != NONE else None, **dates}
+
+
+def load_chosen(files, roles: dict, filters: Filters, source: str, meta_file, raw=None, title: str | None = None):
     """Read, map, filter and split the chosen files (with the sample's or the uploaded item file, else titles from a
     column of the interaction file)."""
     sample = SAMPLES[SOURCES[source]] if source in SOURCES else None
     items = sample.items if sample else (meta_file.getvalue() if meta_file else None)
     if items is None and title and raw is not None and roles.get("item"):
         items = titles_from_table(raw, roles["item"], title)
-    return load_dataset([b for _, b in files], [n for n, _ in files], roles, choice.filters(), items=items,
+    return load_dataset([b for _, b in files], [n for n, _ in files], roles, filters, items=items,
                         items_name=sample.items.name if sample else (meta_file.name if meta_file else None),
                         name=sample.name if sample else None)
 

@@ -18,6 +18,7 @@ import seqrec
 from seqrec.config import cap_training_minutes
 from seqrec.service import jobs
 from seqrec.service.dataset import Dataset, sample_dataset
+from seqrec.service.seeds import seed_series
 from seqrec.runs.run import default_run_name
 from seqrec.runs.store import open_store
 from studio.textsafe import md_escape
@@ -26,7 +27,7 @@ DATASET = "dataset"
 RUNS = "runs"
 JOB = "job"
 TRAIN_CAP_NOTE = "train_cap_note"  # the sentence saying the server's minutes cap shortened the last training
-SEED_SERIES = "seed_series"  # "repeat with N seeds": {"config", "name", "seeds", "todo", "runs"} (issue 16)
+SEED_SERIES = "seed_series"  # "repeat with N seeds": {"seeds", "todo" (SeedTrainings to start), "runs" (names)}
 
 
 @st.cache_resource(show_spinner="Loading the bundled sample data...")
@@ -106,10 +107,9 @@ def start_seed_series(dataset: Dataset, config: seqrec.TrainConfig, name: str | 
     if n <= 1:
         start_job(dataset, config, name)
         return
-    seeds = [(config.seed + i) % 2 ** 32 for i in range(n)]
-    base = name or default_run_name(config)
-    start_job(dataset, config.replace(seed=seeds[0]), f"{base} (seed {seeds[0]})")
-    st.session_state[SEED_SERIES] = {"config": config, "name": base, "seeds": seeds, "todo": seeds[1:], "runs": []}
+    first, *rest = seed_series(config, n, name or default_run_name(config))
+    start_job(dataset, first.config, first.name)
+    st.session_state[SEED_SERIES] = {"seeds": [first.seed] + [t.seed for t in rest], "todo": rest, "runs": []}
 
 
 def _continue_seed_series(run) -> None:
@@ -120,8 +120,8 @@ def _continue_seed_series(run) -> None:
     if run is not None:
         series["runs"].append(run.name)
     if series["todo"] and run is not None and not run.stopped_by_user:
-        seed = series["todo"].pop(0)
-        start_job(current_dataset(), series["config"].replace(seed=seed), f"{series['name']} (seed {seed})")
+        nxt = series["todo"].pop(0)
+        start_job(current_dataset(), nxt.config, nxt.name)
     else:
         series["todo"] = []
 

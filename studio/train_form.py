@@ -1,17 +1,18 @@
 """The training form: one widget per TrainConfig field, and presets that fill them in.
 
-Labels, help texts, limits, steps and formats all come from the config's Settings (seqrec/config.py), so the form
-offers exactly what TrainConfig.validate() accepts: it cannot build a config that training then refuses.
+Labels, help texts, limits, steps and formats all come from the config's Settings (seqrec/config.py, through
+studio/setting_widgets.py), so the form offers exactly what TrainConfig.validate() accepts: it cannot build a config
+that training then refuses.
 """
 from __future__ import annotations
-
-import re
 
 import streamlit as st
 
 from seqrec import PRESETS, TrainConfig
-from seqrec.config import PRESET_NOTES, SETTINGS, Setting
+from seqrec.config import SETTINGS
 from studio import state
+from studio.copy import PRESET_NOTES
+from studio.setting_widgets import number_input
 from studio.ui import error_sentence
 
 MODELS = {"GRU": "gru", "LSTM": "lstm", "RNN": "rnn"}  # button label -> cell (the config's choices)
@@ -24,16 +25,6 @@ SWITCHES = tuple(name for name, s in SETTINGS.items() if s.kind == "switch" and 
 CHOICES = tuple(name for name, s in SETTINGS.items() if s.kind == "choice" and name not in ("model", "loss"))
 DEFAULTS = TrainConfig()
 START_ERROR = "_train_start_error"  # why the last press of Train started nothing (shown under the button)
-
-
-def limits(s: Setting) -> tuple[float, float]:
-    """The number input's (min, max): the config's bounds. A widget's minimum is inclusive, so an open lower bound
-    (lr > 0) starts at the smallest positive value the field's format shows (lr: 0.000001)."""
-    lo = s.lo
-    if s.open_below:
-        lo = s.lo + 10.0 ** -int(re.fullmatch(r"%\.(\d+)f", s.fmt).group(1))
-    cast = int if s.integer else float  # Streamlit wants min, max, step and value of one type
-    return cast(lo), cast(s.hi)
 
 
 def _defaults(preset: str) -> dict:
@@ -61,14 +52,8 @@ def init_form() -> None:
         st.session_state.setdefault(name, value)
 
 
-def number(name: str, container) -> float | int:
-    s = SETTINGS[name]
-    lo, hi = limits(s)
-    step = int(s.step) if s.integer else float(s.step)
-    # an automatic setting (dropout) is an empty box showing "auto" until the user types a number; emptying the box
-    # makes it automatic again
-    return container.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help,
-                                  key=f"tf_{name}", **({"value": None, "placeholder": "auto"} if s.auto else {}))
+def number(name: str, container) -> float | int | None:
+    return number_input(container, SETTINGS[name], f"tf_{name}")
 
 
 def config_form() -> None:

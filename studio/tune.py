@@ -10,9 +10,12 @@ import streamlit as st
 
 from seqrec.config import CELLS, SETTINGS, TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.service import jobs
-from seqrec.training.tune import SEARCHABLE, TUNE_DEFAULTS, Tuner
+from seqrec.service.executor import get_executor
+from seqrec.service.sessions import REAPER
+from seqrec.training.space import METRICS, TUNE_SETTINGS, TuneConfig
+from seqrec.training.tune import SEARCHABLE, Tuner
 from studio import state
+from studio.setting_widgets import number_input
 from studio.train_form import MODELS, NUMBERS
 
 SEARCH = "tuning"  # session key of the TuneSearch (outside the "tune_" widget prefix that keep_widget_values restores)
@@ -21,8 +24,9 @@ CELL_LABELS = [label for label, cell in MODELS.items() if cell in CELLS]  # GRU,
 
 class TuneSearch:
     """One search of this session: the Tuner, the thread running it, and its outcome (result or error). A search
-    whose browser session is gone (tab closed, and Streamlit's reconnect window over) is stopped, as the training
-    jobs are: its trials would otherwise hold the machine's cores for the rest of its budget."""
+    whose browser session is gone (tab closed, and Streamlit's reconnect window over) is stopped by the same reaper
+    as the training jobs (seqrec.service.sessions): its trials would otherwise hold the machine's cores for the rest
+    of its budget."""
 
     def __init__(self, ds, tuner: Tuner, owner: str | None = None):
         self.ds, self.tuner, self.owner = ds, tuner, owner
@@ -32,16 +36,21 @@ class TuneSearch:
         self.kept: set[str] = set()  # cells whose best run joined the run library
         self.thread = threading.Thread(target=self._main, name="seqrec-tune", daemon=True)
         self.thread.start()
-        if owner is not None:
-            threading.Thread(target=self._watch_owner, name="seqrec-tune-owner", daemon=True).start()
+        REAPER.track(self)
 
-    def _watch_owner(self):
-        while self.thread.is_alive():
-            self.thread.join(jobs.REAP_SECONDS)
-            if self.thread.is_alive() and not jobs.session_alive(self.owner):
-                self.abandoned = True
-                self.tuner.stop()
-                return
+    # -- what the reaper asks of the work it watches ----------------------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        return self.running
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.tuner.stopped
+
+    def stop(self, reason: str = "") -> None:
+        """Its session is gone: end the search, keeping what was found."""
+        self.abandoned = True
+        self.tuner.stop()
 
     def _main(self):
         try:
@@ -52,6 +61,8 @@ class TuneSearch:
             self.error = str(e)
         except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
             self.error = f"The search failed unexpectedly ({type(e).__name__}: {e}); try other settings."
+        finally:
+            REAPER.forget(self)
 
     @property
     def running(self) -> bool:
@@ -70,13 +81,12 @@ def current() -> TuneSearch | None:
     return st.session_state.get(SEARCH)
 
 
-def start(ds, cells, minutes: float, metric: str, trials: int, space: dict, exclude_seen: bool) -> TuneSearch:
+def start(ds, settings: TuneConfig, space: dict) -> TuneSearch:
     """Start this session's search (a bad setting raises SeqrecError before anything runs)."""
-    if not cells:
+    if not settings.cells:
         raise SeqrecError("Choose at least one cell to tune.")
-    base = TrainConfig(**TUNE_DEFAULTS, exclude_seen=bool(exclude_seen))
-    tuner = Tuner(ds.split, cells=[MODELS[c] for c in cells], budget_seconds=60 * float(minutes),
-                  trials=int(trials) or None, metric=metric, base=base, space=space, dataset=ds.run_info())
+    tuner = Tuner.from_settings(ds.split, settings.validate(), space=space, dataset=ds.run_info(),
+                                executor=get_executor())
     search = st.session_state[SEARCH] = TuneSearch(ds, tuner, owner=state.browser_session())
     return search
 
@@ -90,13 +100,32 @@ def _space_defaults(name: str) -> dict:
 
 
 def init_form() -> None:
-    """First visit: the widgets start at the whole search space, every cell, 3 minutes, Recall@20."""
-    defaults = dict(tune_cells=list(CELL_LABELS), tune_minutes=3.0, tune_metric="recall@20", tune_trials=0,
-                    tune_exclude=False)
+    """First visit: the widgets start at TuneConfig's defaults (every cell, 3 minutes, Recall@20, no trial limit)
+    and the whole search space."""
+    d = TuneConfig()
+    defaults = dict(tune_cells=[label for label in CELL_LABELS if MODELS[label] in d.cells],
+                    tune_minutes=d.budget_minutes, tune_metric=d.chosen_metric, tune_trials=d.trials,
+                    tune_exclude=d.exclude_seen)
     for name in SEARCHABLE:
         defaults.update(_space_defaults(name))
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
+
+
+def settings_form() -> TuneConfig:
+    """The search settings the page offers (cells, budget, metric, trials, seen items), each widget from its
+    TuneConfig Setting; the others (seed, K values, epochs and patience per trial) keep their defaults. Not validated
+    here (start() does that)."""
+    s = TUNE_SETTINGS
+    c = st.columns([2, 1, 1, 1])
+    cells = c[0].multiselect(s["cells"].label, CELL_LABELS, key="tune_cells", help=s["cells"].help)
+    minutes = number_input(c[1], s["budget_minutes"], "tune_minutes")
+    metrics = [f"{m}@{k}" for k in sorted(TuneConfig().ks, reverse=True) for m in METRICS]  # recall@20, mrr@20, ...
+    metric = c[2].selectbox(s["metric"].label, metrics, key="tune_metric", help=s["metric"].help)
+    trials = number_input(c[3], s["trials"], "tune_trials")
+    exclude = st.toggle(s["exclude_seen"].label, key="tune_exclude", help=s["exclude_seen"].help)
+    return TuneConfig(cells=tuple(MODELS[label] for label in cells), budget_minutes=minutes, trials=trials,
+                      metric=metric, exclude_seen=exclude)
 
 
 def space_form() -> dict:

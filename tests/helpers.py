@@ -1,20 +1,14 @@
 """What several test files share: the sample file, a tiny fast config, a run trained on the bundled sample, the CLI
-run in-process, and the check that a refusal is one sentence on stderr with exit 2 (never a traceback). Importing it
-pins torch to one thread, as these tests were measured with."""
+run in-process, and the check that a refusal is one sentence on stderr with exit 2 (never a traceback). The test
+process's environment (torch's threads, OpenMP, the executor) is set in tests/conftest.py, before this is imported."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from seqrec import TrainConfig, train_run
+from seqrec.cli import main as cli_main
+from seqrec.service.dataset import sample_dataset
 
-import torch  # noqa: E402
-
-from seqrec import TrainConfig, train_run  # noqa: E402
-from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.service.dataset import sample_dataset  # noqa: E402
-
-torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "interactions.csv"
 TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=1, batch_size=256, patience=0, seed=3)

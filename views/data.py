@@ -35,10 +35,10 @@ if raw is not None:
         st.info(md_escape(note[0].upper() + note[1:] + "."), icon=":material/info:")
     roles = form.column_roles(raw, files, key)
     title = form.title_column(raw, roles, key) if source == form.UPLOAD else None
-    choice = form.filter_choice(raw, roles, key)
+    filters = form.filter_choice(raw, roles, key)
     if st.button("Load this data", type="primary", icon=":material/download_done:", key="load_data"):
         with friendly_errors("Loading the data"):
-            ds = form.load_chosen(files, roles, choice, source, meta_file, raw, title)
+            ds = form.load_chosen(files, roles, filters, source, meta_file, raw, title)
             state.set_dataset(ds)
             st.session_state["data_flash"] = (f"Loaded **{md_escape(ds.name)}**: {ds.stats['users']:,} users, "
                                               f"{ds.stats['items']:,} items, {ds.stats['interactions']:,} "

@@ -1,14 +1,15 @@
 """Train page: settings form, a background training with live progress and a Stop button, and the finished run."""
 import streamlit as st
 
+from seqrec.config import MAX_SEEDS
+from seqrec.evaluation.compare import baseline_verdict, best_baseline, run_vs_baselines
+from seqrec.runs.bundle import config_from_file
+from studio import live, state
 from studio.figures import training as figures
 from studio.figures.live import live_chart_svg
-from seqrec.runs.bundle import config_from_file
-from seqrec.evaluation.compare import baseline_verdict, best_baseline, run_vs_baselines
-from studio.textsafe import md_escape
-from studio import live, state
-from studio.train_form import START_ERROR, config_form, start_from_form
 from studio.nav import PAGE
+from studio.textsafe import md_escape
+from studio.train_form import START_ERROR, config_form, start_from_form
 from studio.ui import friendly_errors, show_seed_series, show_verdict
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
@@ -22,7 +23,7 @@ with st.container(border=True):
     config_form()
     busy = state.training_active()
     b_go, b_seeds = st.columns([1, 3], vertical_alignment="bottom")
-    b_seeds.number_input("Repeat with N seeds", min_value=1, max_value=10, key="tf_n_seeds",
+    b_seeds.number_input("Repeat with N seeds", min_value=1, max_value=MAX_SEEDS, key="tf_n_seeds",
                          help="Train the same settings N times (seed, seed + 1, ...) one after another and see the "
                               "mean and spread across seeds beside each run's 95% interval.")
     b_go.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train_start",
@@ -73,7 +74,7 @@ if runs and not state.training_active():
     _, best_base = best_baseline(run, f"recall@{k}")
     m = st.columns(4)
     for col, (key, label) in zip(m, [(f"recall@{k}", f"Test Recall@{k}"), (f"mrr@{k}", f"Test MRR@{k}"),
-                                     (f"ndcg@{k}", f"Test NDCG@{k}"), (f"coverage@{k}", f"Coverage@{k}")]):
+                                     (f"ndcg@{k}", f"Test NDCG@{k}"), (f"coverage@{k}", f"Coverage@{k}")], strict=True):
         value = run.metrics.get(key, 0.0)
         ref = best_base.get(key)
         col.metric(label, f"{value:.3f}", delta=None if ref is None else f"{value - ref:+.3f} vs best baseline")

@@ -1,8 +1,7 @@
 """Tune page: the same search budget for each chosen cell, live trials and Optuna's figures, and the best per cell."""
 import streamlit as st
 
-from studio import state
-from studio import tune
+from studio import state, tune
 from studio.nav import PAGE
 from studio.textsafe import md_escape
 from studio.ui import friendly_errors
@@ -18,25 +17,14 @@ st.caption(f"Search the settings of each chosen cell on **{md_escape(ds.name)}**
 search = tune.current()
 tune.init_form()
 with st.container(border=True):
-    c = st.columns([2, 1, 1, 1])
-    cells = c[0].multiselect("Cells", tune.CELL_LABELS, key="tune_cells",
-                             help="Each chosen cell gets an equal share of the budget.")
-    minutes = c[1].number_input("Budget (minutes, total)", min_value=0.25, max_value=240.0, step=0.25,
-                                key="tune_minutes", help="The whole search; shared equally by the cells.")
-    metric = c[2].selectbox("Metric", ["recall@20", "mrr@20", "ndcg@20", "recall@10", "mrr@10", "ndcg@10"],
-                            key="tune_metric", help="The validation metric each trial is judged by.")
-    trials = c[3].number_input("Trials per cell (0 = no limit)", min_value=0, max_value=1000, step=1,
-                               key="tune_trials", help="Stop a cell's search after this many trials even if "
-                               "budget is left.")
-    exclude = st.toggle("Exclude items already seen", key="tune_exclude",
-                        help="Never recommend (or count as hits) items the user already interacted with.")
+    settings = tune.settings_form()
     with st.expander("Search space", icon=":material/tune:"):
         st.caption("Narrow the ranges searched (the widest ones are the defaults, from the config's metadata).")
         space = tune.space_form()
     running = search is not None and search.running
     if st.button("Start search", type="primary", icon=":material/play_arrow:", disabled=running, key="tuning_start"):
         with friendly_errors("Starting the search"):
-            tune.start(ds, cells, minutes, metric, trials, space, exclude)
+            tune.start(ds, settings, space)
             st.rerun()
 
 

@@ -1,16 +1,19 @@
 """Building the clean table: mapped columns -> a validated, time-ordered, filtered log of (user, item, time).
 
 All problems with the raw values (IDs, times, ratings, filters) are collected and reported together as one
-SeqrecError sentence. `load_interactions` is the whole data layer in one call (read, map columns, prepare).
+SeqrecError sentence. Then the rows go through STEPS, one small function per step (drop missing values, row
+conditions, date range, order by time, duplicates, event types, rating, repeats, sessions, counts), each narrowing
+one record of the rows (`_Rows`) and noting what it did. `load_interactions` is the whole data layer in one call
+(read, map columns, prepare).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Sequence
-
+import dataclasses
 import re
 import sys
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,6 +22,7 @@ from seqrec.data.columns import FILE_ORDER, ColumnMap, resolve_columns
 from seqrec.data.read import Source, read_tables, source_name
 from seqrec.data.times import arrow_numbers, quoted, try_parse_times
 from seqrec.errors import SeqrecError
+from seqrec.settings import Setting, setting_field, settings_of
 
 MAX_ID_CHARS = 10_000  # longer "IDs" are a broken delimiter or quote swallowing the rest of the file
 MISSING_ID_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "none", "None", "NONE", "N/A", "n/a", "#N/A",
@@ -27,56 +31,86 @@ MISSING_ID_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "none", "None"
 
 @dataclass
 class Filters:
-    """What to keep. Defaults keep everything a leave-last-out split can use (3+ events per user)."""
+    """What to keep. Defaults keep everything a leave-last-out split can use (3+ events per user).
 
-    min_user_interactions: int = 3
-    min_item_count: int = 1
-    max_events_per_user: int | None = None
-    remove_repeats: bool = False
-    min_rating: float | None = None
-    event_types: Sequence[str] | None = None
-    where: Sequence[str] | None = None  # numeric conditions on any column, e.g. "Quantity>0"
-    date_from: str | None = None  # keep events on/after this date (the time column must hold dates)
-    date_to: str | None = None  # ... and on/before this one (a bare date includes that whole day)
-    session_gap_minutes: float | None = None  # cut each user's history after this much inactivity
-    min_session_length: int = 1  # sessions with fewer events are dropped
+    Each field's Setting (seqrec/settings.py) is the one definition of its limits, label and help text: validate(),
+    the CLI's data options and the Data page's filter widgets are all generated from it (`filter_settings`)."""
 
-    def validate(self, training: bool = True) -> "Filters":
-        """Training needs 3+ events per user; recommending after each history (training=False) needs only 1."""
-        problems = []
-        least = 3 if training else 1
-        if not isinstance(self.min_user_interactions, int) or self.min_user_interactions < least:
-            why = ", because each user needs a training, a validation and a test item" if training else ""
-            problems.append(f"minimum interactions per user must be a whole number of at least {least}{why} "
-                            f"(got {self.min_user_interactions!r})")
-        if not isinstance(self.min_item_count, int) or self.min_item_count < 1:
-            problems.append(f"minimum item count must be a whole number of at least 1 (got {self.min_item_count!r})")
-        if self.max_events_per_user is not None and (not isinstance(self.max_events_per_user, int)
-                                                     or self.max_events_per_user < 3):
-            problems.append(f"maximum events per user must be empty or a whole number of at least 3 "
-                            f"(got {self.max_events_per_user!r})")
-        for cond in self.where or []:
-            if parse_condition(cond) is None:
-                problems.append(f"the condition {quoted(cond)} is not of the form COLUMN>NUMBER (operators > >= < <= "
-                                f"= !=, e.g. Quantity>0)")
-        for label, value in (("start date", self.date_from), ("end date", self.date_to)):
-            if value not in (None, "") and _date_seconds(value) is None:
-                problems.append(f"the {label} {quoted(value)} is not a date (write it like 2011-01-31)")
-        if self.session_gap_minutes is not None and (isinstance(self.session_gap_minutes, bool) or not
-                                                     isinstance(self.session_gap_minutes, (int, float))
-                                                     or not 0 < self.session_gap_minutes <= 525_600):
-            problems.append(f"the session gap must be a number of minutes above 0 and at most 525,600 (a year) "
-                            f"(got {self.session_gap_minutes!r})")
-        if not isinstance(self.min_session_length, int) or isinstance(self.min_session_length, bool) \
-                or self.min_session_length < 1:
-            problems.append(f"minimum session length must be a whole number of at least 1 "
-                            f"(got {self.min_session_length!r})")
-        elif self.min_session_length > 1 and self.session_gap_minutes is None:
-            problems.append("a minimum session length needs a session gap (minutes of inactivity that end a "
-                            "session)")
-        if problems:
-            raise SeqrecError("Invalid data filters: " + "; ".join(problems) + ".")
+    min_user_interactions: int = setting_field(
+        3, "int", "Min interactions per user", "Users with fewer events are dropped; 3 is the least a train / "
+        "validation / test split needs.", lo=3, noun="minimum interactions per user",
+        why="because each user needs a training, a validation and a test item")
+    min_item_count: int = setting_field(
+        1, "int", "Min item count", "Items seen fewer times are dropped: rare items are hard to learn.", lo=1,
+        noun="minimum item count")
+    # at least 3, as for the users: a shorter history leaves nothing to train on once the split holds out two items
+    max_events_per_user: int | None = setting_field(
+        None, "int", "Max events per user", "Keep only each user's most recent events.", lo=3, off="no limit",
+        noun="maximum events per user")
+    remove_repeats: bool = setting_field(
+        False, "switch", "Remove immediate repeats", "Drop an event when the user's previous event was the same "
+        "item.")
+    min_rating: float | None = setting_field(
+        None, "float", "Minimum rating", "Keep only interactions rated at least this (needs a rating column).",
+        off="no minimum", noun="minimum rating")
+    event_types: Sequence[str] | None = setting_field(
+        None, "texts", "Event types to keep", "Keep only these event types (needs an event-type column).",
+        off="every type", var="E")
+    where: Sequence[str] | None = setting_field(
+        None, "texts", "Keep rows where column", "Keep rows meeting a numeric condition on any column, e.g. "
+        "Quantity>0 drops cancellations (operators > >= < <= = !=; every condition given must hold).",
+        off="every row", var="COND", append=True, noun="the row conditions")
+    date_from: str | None = setting_field(
+        None, "text", "From date (optional)", "Keep events on or after this date, e.g. 2011-01-01 (the time column "
+        "must hold dates).", off="no start", var="DATE", noun="the start date")
+    date_to: str | None = setting_field(
+        None, "text", "To date (optional)", "Keep events on or before this date (a bare date includes the whole "
+        "day).", off="no end", var="DATE", noun="the end date")
+    # at most 525,600 minutes (a year): a longer gap never cuts a history
+    session_gap_minutes: float | None = setting_field(
+        None, "float", "Cut sessions after minutes without activity", "Cut each user's history into sessions after "
+        "this many minutes without activity (GRU4Rec uses 30); evaluation then holds out the last item of each "
+        "user's last session.", lo=0.0, hi=525_600.0, open_below=True, step=1.0, fmt="%.1f", off="no sessions",
+        unit="minutes", noun="the session gap")
+    min_session_length: int = setting_field(
+        1, "int", "Min session length", "Sessions with fewer events are dropped (needs a session gap).", lo=1,
+        noun="minimum session length")
+
+    def validate(self, training: bool = True) -> Filters:
+        """Collect every bad value and raise one SeqrecError naming them all, in field order (or return self).
+        Training needs 3+ events per user; recommending after each history (training=False) needs only 1."""
+        found = []
+        for name, s in filter_settings(training).items():
+            value = getattr(self, name)
+            problem = s.problem(value)
+            found += [problem] if problem is not None else _value_problems(s, value, self)
+        if found:
+            raise SeqrecError("Invalid data filters: " + "; ".join(found) + ".")
         return self
+
+
+def _value_problems(s: Setting, value, filters: Filters) -> list[str]:
+    """What a Setting cannot say about an allowed value: a row condition or a date that does not read as one, a
+    minimum session length without a session gap to cut the sessions."""
+    if s.name == "where":
+        return [f"the condition {quoted(cond)} is not of the form COLUMN>NUMBER (operators > >= < <= = !=, e.g. "
+                f"Quantity>0)" for cond in value or [] if parse_condition(cond) is None]
+    if s.name in ("date_from", "date_to") and value not in (None, "") and _date_seconds(value) is None:
+        return [f"{s.called} {quoted(value)} is not a date (write it like 2011-01-31)"]
+    if s.name == "min_session_length" and value > 1 and filters.session_gap_minutes is None:
+        return ["a minimum session length needs a session gap (minutes of inactivity that end a session)"]
+    return []
+
+
+FILTER_SETTINGS: dict[str, Setting] = settings_of(Filters)
+# Recommending after each history (training=False) needs no split, so a user with one event is enough
+_RECOMMEND_SETTINGS = {**FILTER_SETTINGS, "min_user_interactions": dataclasses.replace(
+    FILTER_SETTINGS["min_user_interactions"], lo=1, why="")}
+
+
+def filter_settings(training: bool = True) -> dict[str, Setting]:
+    """Field name -> Setting of the Filters, with the lower bound of the users' events for training or not."""
+    return FILTER_SETTINGS if training else _RECOMMEND_SETTINGS
 
 
 _CONDITION = re.compile(r"^\s*(.+?)\s*(>=|<=|!=|==|=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
@@ -137,7 +171,7 @@ class Interactions:
     notes: list[str] = field(default_factory=list)
     dropped_rows: dict = field(default_factory=dict)  # column -> rows removed because that value was empty
     sessions: int | None = None  # sessions kept, when the histories were cut into sessions
-    coded: "CodedLog | None" = field(default=None, repr=False, compare=False)  # set by prepare, read by the split
+    coded: CodedLog | None = field(default=None, repr=False, compare=False)  # set by prepare, read by the split
 
     @property
     def n_users(self) -> int:
@@ -386,31 +420,43 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     accepts users with fewer than 3 events. The work is done on integer codes of the IDs (the checks on their
     distinct values), so a million rows take about as long as reading them."""
     filters = (filters or Filters()).validate(training)
-    if columns.time == FILE_ORDER and FILE_ORDER not in df.columns:
-        attrs = dict(df.attrs)
-        df = df.assign(**{FILE_ORDER: np.arange(len(df), dtype=np.int64)})
-        df.attrs.update(attrs, notes=[*attrs.get("notes", []), "no time column: each user's rows are taken in the "
-                                      "order of the file"])
+    rows = _checked_rows(_with_file_order(df, columns), columns, filters, name, training)
+    try:
+        for step in STEPS:
+            step(rows)
+    except SeqrecError as e:
+        if not rows.dropped:
+            raise
+        gone = " and ".join(f"'{c}'" for c in rows.dropped)
+        raise SeqrecError(f"{str(e).rstrip('.')} ({sum(rows.dropped.values()):,} of {rows.raw_rows:,} rows had "
+                          f"already been dropped for an empty {gone}).") from None
+    return rows.interactions()
+
+
+def _with_file_order(df: pd.DataFrame, columns: ColumnMap) -> pd.DataFrame:
+    """A file without a time column: its rows' positions become the times (each user's rows in file order)."""
+    if columns.time != FILE_ORDER or FILE_ORDER in df.columns:
+        return df
+    attrs = dict(df.attrs)
+    df = df.assign(**{FILE_ORDER: np.arange(len(df), dtype=np.int64)})
+    df.attrs.update(attrs, notes=[*attrs.get("notes", []), "no time column: each user's rows are taken in the "
+                                  "order of the file"])
+    return df
+
+
+# ---- the raw values, checked together ----------------------------------------------------------------------------
+
+def _checked_rows(df: pd.DataFrame, columns: ColumnMap, filters: Filters, name: str, training: bool) -> _Rows:
+    """The mapped columns as codes and numbers, ready for the steps; every problem with the raw values (IDs,
+    times, ratings, the columns the filters name) raised together as one SeqrecError."""
     raw_rows = len(df)
     row_offset = 2 if df.attrs.get("has_header", True) else 1
     delimiter = df.attrs.get("delimiter", ",")
-    notes = list(df.attrs.get("notes", []))
-    problems = []
-    # rows with an empty user, item or time are dropped (counted per column); a column empty everywhere is refused
     ids, time_numbers = _code_columns(df, columns)
-    time_missing = df[columns.time].isna().to_numpy()
-    gaps, keep = {}, np.ones(raw_rows, dtype=bool)
-    for role, miss in (("user", ids["user"].missing), ("item", ids["item"].missing), ("time", time_missing)):
-        if miss.any() and not miss.all():
-            col = getattr(columns, role)
-            gaps[col] = (role, int((miss & keep).sum()))
-            keep &= ~miss
-    dropped = {col: n for col, (_, n) in gaps.items() if n}
+    keep, gaps = _missing_values(df, columns, ids)
     every = bool(keep.all())
-    for role in ("user", "item"):
-        problem = _id_problem(ids[role], keep, df.index, role, getattr(columns, role), row_offset)
-        if problem:
-            problems.append(problem)
+    problems = [p for role in ("user", "item")
+                if (p := _id_problem(ids[role], keep, df.index, role, getattr(columns, role), row_offset))]
 
     def kept(col: str) -> pd.Series:
         return df[col] if every else df[col][keep]
@@ -421,24 +467,60 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
     _release_arrow_memory()
     if time_problem:
         problems.append(time_problem)
-    rating = None
-    if columns.rating:
-        raw_rating = kept(columns.rating)
-        rating = _numbers(raw_rating, delimiter)
-        if filters.min_rating is not None:
-            bad = np.isnan(rating) & raw_rating.notna().to_numpy()
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                problems.append((f"the rating column '{columns.rating}' has {int(bad.sum()):,} non-numeric value(s), "
-                                 f"e.g. {quoted(raw_rating.iloc[i])} on line {int(raw_rating.index[i]) + row_offset}, "
-                                 f"so it cannot be filtered by a minimum rating", "fix those rows or remove the "
-                                 "rating filter"))
-    elif filters.min_rating is not None:
-        problems.append(("a minimum rating was asked for but no rating column is mapped",
-                         "choose the rating column or remove the rating filter"))
+    rating = _numbers(kept(columns.rating), delimiter) if columns.rating else None
+    problems += _rating_problems(kept, rating, columns, filters, row_offset)
     if filters.event_types and not columns.event:
         problems.append(("event types to keep were given but no event-type column is mapped",
                          "choose the event-type column or remove the event filter"))
+    conditions = _conditions(df, kept, filters, delimiter, problems)
+    problems += _time_filter_problems(columns, filters, is_dt, time_problem)
+    if problems:
+        raise SeqrecError(_problems_message(problems, name))
+    notes = list(df.attrs.get("notes", []))
+    dropped = {col: n for col, (_, n) in gaps.items() if n}
+    if dropped:
+        why = "; ".join(f"{n:,} with an empty {gaps[c][0]} ('{c}')" for c, n in dropped.items())
+        notes.append(f"dropped {sum(dropped.values()):,} of {raw_rows:,} rows with a missing value: {why}")
+    event = None
+    if columns.event:
+        event = kept(columns.event).astype("str").fillna("").to_numpy(dtype=object)
+    return _Rows(filters, columns, name, training, raw_rows, notes, dropped, ids["user"], ids["item"], keep, every,
+                 times, is_dt, event, rating, conditions)
+
+
+def _missing_values(df: pd.DataFrame, columns: ColumnMap, ids: dict) -> tuple[np.ndarray, dict]:
+    """(rows with a user, an item and a time, {column: (role, rows without it)}): a row is counted for the first of
+    its empty columns only. A column empty everywhere drops nothing here (_id_problem refuses it)."""
+    gaps, keep = {}, np.ones(len(df), dtype=bool)
+    time_missing = df[columns.time].isna().to_numpy()
+    for role, miss in (("user", ids["user"].missing), ("item", ids["item"].missing), ("time", time_missing)):
+        if miss.any() and not miss.all():
+            gaps[getattr(columns, role)] = (role, int((miss & keep).sum()))
+            keep &= ~miss
+    return keep, gaps
+
+
+def _rating_problems(kept, rating: np.ndarray | None, columns: ColumnMap, filters: Filters,
+                     row_offset: int) -> list[tuple[str, str]]:
+    """A minimum rating needs a rating column of numbers."""
+    if filters.min_rating is None:
+        return []
+    if rating is None:
+        return [("a minimum rating was asked for but no rating column is mapped",
+                 "choose the rating column or remove the rating filter")]
+    raw_rating = kept(columns.rating)
+    bad = np.isnan(rating) & raw_rating.notna().to_numpy()
+    if not bad.any():
+        return []
+    i = int(np.flatnonzero(bad)[0])
+    return [(f"the rating column '{columns.rating}' has {int(bad.sum()):,} non-numeric value(s), e.g. "
+             f"{quoted(raw_rating.iloc[i])} on line {int(raw_rating.index[i]) + row_offset}, so it cannot be filtered "
+             f"by a minimum rating", "fix those rows or remove the rating filter")]
+
+
+def _conditions(df: pd.DataFrame, kept, filters: Filters, delimiter: str, problems: list) -> list:
+    """Each row condition as (its text, the rows meeting it); one that names a missing or non-numeric column is added
+    to `problems` instead."""
     conditions = []
     for cond in filters.where or []:
         col, op, number = parse_condition(cond)
@@ -452,139 +534,240 @@ def prepare(df: pd.DataFrame, columns: ColumnMap, filters: Filters | None = None
                              "choose a numeric column"))
             continue
         conditions.append((cond, _OPS[op](values, number)))
-    if columns.time == FILE_ORDER and (filters.date_from or filters.date_to or filters.session_gap_minutes):
-        noun = "date range" if filters.date_from or filters.date_to else "session gap"
-        problems.append((f"a {noun} was given but the file has no time column (its rows are taken in file order)",
-                         f"remove the {noun} or choose a time column (--time-col, or the column choice)"))
-    elif (filters.date_from or filters.date_to) and not time_problem and not is_dt:
-        problems.append(("a date range was given but the time column holds plain numbers, not dates",
-                         "remove the date range or choose a time column of dates"))
-    if problems:
-        raise SeqrecError(_problems_message(problems, name))
-    if dropped:
-        why = "; ".join(f"{n:,} with an empty {gaps[c][0]} ('{c}')" for c, n in dropped.items())
-        notes.append(f"dropped {sum(dropped.values()):,} of {raw_rows:,} rows with a missing value: {why}")
-    try:
-        return _build(df, columns, filters, name, training, ids, keep, every, times, is_dt, rating, conditions,
-                      notes, raw_rows, dropped)
-    except SeqrecError as e:
-        if not dropped:
-            raise
-        gone = " and ".join(f"'{c}'" for c in dropped)
-        raise SeqrecError(f"{str(e).rstrip('.')} ({sum(dropped.values()):,} of {raw_rows:,} rows had already been "
-                          f"dropped for an empty {gone}).") from None
+    return conditions
 
 
-def _build(df, columns, filters, name, training, ids, keep, every, times, is_dt, rating, conditions, notes,
-           raw_rows, dropped) -> Interactions:
-    """The validated rows -> the filtered, sorted log (every step on integer codes and positions)."""
-    users, items = ids["user"], ids["item"]
-    for role, i in (("user", users), ("item", items)):
-        if every:  # every value that is not a missing-value word is on some kept row
-            used = ~i.token
+def _time_filter_problems(columns: ColumnMap, filters: Filters, is_dt: bool, time_problem) -> list[tuple[str, str]]:
+    """A date range or a session gap needs a time column, and a date range one of dates."""
+    dates = bool(filters.date_from or filters.date_to)
+    if columns.time == FILE_ORDER and (dates or filters.session_gap_minutes):
+        noun = "date range" if dates else "session gap"
+        return [(f"a {noun} was given but the file has no time column (its rows are taken in file order)",
+                 f"remove the {noun} or choose a time column (--time-col, or the column choice)")]
+    if dates and not time_problem and not is_dt:
+        return [("a date range was given but the time column holds plain numbers, not dates",
+                 "remove the date range or choose a time column of dates")]
+    return []
+
+
+# ---- the steps ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Rows:
+    """One log on its way through STEPS: the rows still kept and what was done to them (notes, rows dropped).
+
+    Until `_order_by_time`, the rows are the file's: `keep` marks those with a user, an item and a time, `times`,
+    `rating`, `event` and each condition's rows hold those kept rows, and `mask` (None: all) the ones the row
+    conditions and the date range keep. From then on `pos` (each row's position among the kept rows), `u` (its
+    user's rank in the users' string order), `i` (its item's code) and `t` (its time) are the rows left, sorted by
+    user then time; each later step narrows all four together (`keep_rows`)."""
+
+    filters: Filters
+    columns: ColumnMap
+    name: str
+    training: bool
+    raw_rows: int
+    notes: list[str]
+    dropped: dict  # column -> rows removed because that value was empty
+    users: _Ids
+    items: _Ids
+    keep: np.ndarray
+    every: bool  # keep.all(): the kept rows' arrays are the file's columns themselves, not copies
+    times: np.ndarray | None  # until the sort
+    is_dt: bool
+    event: np.ndarray | None
+    rating: np.ndarray | None
+    conditions: list  # (text, rows meeting it)
+    mask: np.ndarray | None = None
+    user_codes: np.ndarray | None = None  # of the kept rows, until the sort
+    item_codes: np.ndarray | None = None
+    rank: np.ndarray | None = None  # user code -> rank in the users' string order
+    pos: np.ndarray | None = None
+    u: np.ndarray | None = None
+    i: np.ndarray | None = None
+    t: np.ndarray | None = None
+    user_counts: np.ndarray | None = None  # events per user rank, counted when `counted` rows were left
+    counted: int = 0
+    n_sessions: int | None = None
+
+    def keep_rows(self, ok: np.ndarray) -> None:
+        self.pos, self.u, self.i, self.t = _rows(ok, self.pos, self.u, self.i, self.t)
+
+    def narrow(self, ok: np.ndarray) -> None:
+        """Before the sort: keep only the rows where `ok` holds too."""
+        self.mask = ok if self.mask is None else self.mask & ok
+
+    def interactions(self) -> Interactions:
+        """The rows left as the clean log (the arrays become the frame's columns as they are: no copy, no
+        consolidation into one block) and the codes the split reuses."""
+        u, pos = self.u, self.pos
+        by_rank = np.empty(len(self.rank), dtype=object)
+        by_rank[self.rank] = self.users.uniques
+        starts = np.flatnonzero(np.concatenate([[True], u[1:] != u[:-1]]))  # first row of each user
+        user_ids = by_rank.take(u[starts])
+        out = pd.DataFrame({"user": pd.Series(np.repeat(user_ids, np.diff(np.append(starts, len(u)))), dtype=object,
+                                              copy=False),
+                            "item": pd.Series(self.items.uniques.take(self.i), dtype=object, copy=False),
+                            "time": pd.Series(self.t, copy=False)}, copy=False)
+        if self.event is not None:
+            out["event"] = self.event[pos]
+        if self.rating is not None:
+            out["rating"] = self.rating[pos]
+        coded = CodedLog(out, user_ids, starts, self.i, self.items.uniques)
+        return Interactions(out, self.columns, self.is_dt, self.raw_rows, self.notes, self.dropped, self.n_sessions,
+                            coded)
+
+
+def _whole_number_ids(rows: _Rows) -> None:
+    """IDs a spreadsheet wrote as floats ('17850.0') become '17850' (decided on the values of kept rows)."""
+    for role, ids in (("user", rows.users), ("item", rows.items)):
+        if rows.every:  # every value that is not a missing-value word is on some kept row
+            used = ~ids.token
         else:
-            used = np.zeros(len(i.uniques), dtype=bool)
-            used[i.codes[keep & (i.codes >= 0)]] = True
-        _integer_ids(i, used, role, notes)
-    uc = users.codes if every else users.codes[keep]
-    ic = items.codes if every else items.codes[keep]
-    event = None
-    if columns.event:
-        raw_event = df[columns.event] if every else df[columns.event][keep]
-        event = raw_event.astype("str").fillna("").to_numpy(dtype=object)
-    mask = None
-    for cond, ok in conditions:
-        mask = ok if mask is None else mask & ok
-        notes.append(f"kept rows where {cond.strip()} ({int(ok.sum()):,} of {len(ok):,})")
-    if filters.date_from or filters.date_to:
-        lo = _date_seconds(filters.date_from) if filters.date_from else -np.inf
-        hi = _date_seconds(filters.date_to, end=True) if filters.date_to else np.inf
-        ok = (times >= lo) & (times <= hi)
-        mask = ok if mask is None else mask & ok
-        span = f"from {filters.date_from} " * bool(filters.date_from) + f"to {filters.date_to}" * bool(filters.date_to)
-        notes.append(f"kept events {span.strip()} ({int(ok.sum()):,} of {len(ok):,})")
-    if not len(uc) or (mask is not None and not mask.any()):
+            used = np.zeros(len(ids.uniques), dtype=bool)
+            used[ids.codes[rows.keep & (ids.codes >= 0)]] = True
+        _integer_ids(ids, used, role, rows.notes)
+
+
+def _drop_missing(rows: _Rows) -> None:
+    """Only the rows with a user, an item and a time go on (the other arrays hold only those already)."""
+    rows.user_codes = rows.users.codes if rows.every else rows.users.codes[rows.keep]
+    rows.item_codes = rows.items.codes if rows.every else rows.items.codes[rows.keep]
+
+
+def _where_conditions(rows: _Rows) -> None:
+    for cond, ok in rows.conditions:
+        rows.narrow(ok)
+        rows.notes.append(f"kept rows where {cond.strip()} ({int(ok.sum()):,} of {len(ok):,})")
+
+
+def _date_range(rows: _Rows) -> None:
+    f = rows.filters
+    if not (f.date_from or f.date_to):
+        return
+    lo = _date_seconds(f.date_from) if f.date_from else -np.inf
+    hi = _date_seconds(f.date_to, end=True) if f.date_to else np.inf
+    ok = (rows.times >= lo) & (rows.times <= hi)
+    rows.narrow(ok)
+    span = f"from {f.date_from} " * bool(f.date_from) + f"to {f.date_to}" * bool(f.date_to)
+    rows.notes.append(f"kept events {span.strip()} ({int(ok.sum()):,} of {len(ok):,})")
+
+
+def _order_by_time(rows: _Rows) -> None:
+    """The rows the conditions and the date range keep, sorted by user (as text), then time, ties in file order."""
+    mask, users = rows.mask, rows.users
+    if not len(rows.user_codes) or (mask is not None and not mask.any()):
         _require_rows([], "no row meets the row conditions and date range; loosen them")
-    # users ranked in their string order, so the log is sorted by user as text, then time, ties in file order
     rank = np.empty(len(users.uniques), dtype=np.int32 if len(users.uniques) < 2**31 else np.int64)
     rank[_string_order(users.uniques)] = np.arange(len(users.uniques))
     if mask is None:  # the usual case: every row, so no copies of the columns
-        ur, tt = rank[uc], times
+        ur, tt = rank[rows.user_codes], rows.times
     else:
         pos = np.flatnonzero(mask)
-        ur, tt = rank[uc[pos]], times[pos]
-    order, u, t = _user_time_order(ur, tt)
+        ur, tt = rank[rows.user_codes[pos]], rows.times[pos]
+    order, rows.u, rows.t = _user_time_order(ur, tt)
     del ur, tt
-    pos = order if mask is None else pos[order]
-    i = ic[pos]
-    others = [i] + ([event[pos]] if event is not None else []) + ([rating[pos]] if rating is not None else [])
-    dup = _duplicates(u, t, others)
+    rows.pos = order if mask is None else pos[order]
+    rows.i = rows.item_codes[rows.pos]
+    rows.rank = rank
+    rows.user_codes = rows.item_codes = rows.mask = rows.times = None  # the sorted arrays replace them
+
+
+def _drop_duplicates(rows: _Rows) -> None:
+    """Rows identical to an earlier one in every mapped column (user, item, time, event, rating) are dropped."""
+    pos = rows.pos
+    others = [rows.i] + ([rows.event[pos]] if rows.event is not None else []) + \
+        ([rows.rating[pos]] if rows.rating is not None else [])
+    dup = _duplicates(rows.u, rows.t, others)
     if dup.any():
-        pos, u, i, t = pos[~dup], u[~dup], i[~dup], t[~dup]
-        notes.append(f"removed {int(dup.sum()):,} exact duplicate row(s) (same user, item and time as an earlier row)")
-    user_counts, counted = np.bincount(u, minlength=len(rank)), len(u)  # events per user (rank)
-    if training:
-        _require_sequences(i, user_counts, items.uniques, name)
-    row_mask = None
-    if filters.event_types:
-        keep_types = set(map(str, filters.event_types))
-        ok = np.isin(event[pos], list(keep_types))
-        notes.append(f"kept event types {sorted(keep_types)}")
-        _require_rows(np.flatnonzero(ok), f"no row has an event type in {sorted(keep_types)}; check the event filter")
-        row_mask = ok
-    if filters.min_rating is not None:
-        ok = rating[pos] >= filters.min_rating
-        notes.append(f"kept ratings >= {filters.min_rating:g}")
-        both = ok if row_mask is None else ok & row_mask
-        _require_rows(np.flatnonzero(both), f"no row has a rating of at least {filters.min_rating:g}; lower the "
-                                            f"rating filter")
-        row_mask = both
-    if row_mask is not None:
-        pos, u, i, t = _rows(row_mask, pos, u, i, t)
-    if filters.remove_repeats and len(u) > 1:
-        ok = np.concatenate([[True], ~((u[1:] == u[:-1]) & (i[1:] == i[:-1]))])
-        pos, u, i, t = _rows(ok, pos, u, i, t)
-    n_sessions = None
-    if filters.session_gap_minutes is not None:
-        ok, n_sessions = _cut_sessions(u, t, filters, is_dt, notes)
-        pos, u, i, t = _rows(ok, pos, u, i, t)
-    if filters.max_events_per_user:
+        rows.keep_rows(~dup)
+        rows.notes.append(f"removed {int(dup.sum()):,} exact duplicate row(s) (same user, item and time as an "
+                          f"earlier row)")
+
+
+def _can_train(rows: _Rows) -> None:
+    """Data that no filter setting could make trainable is refused before the filters run (one item, or no user
+    with 3 events); the events per user are counted here for _min_user_interactions."""
+    rows.user_counts, rows.counted = np.bincount(rows.u, minlength=len(rows.rank)), len(rows.u)
+    if rows.training:
+        _require_sequences(rows.i, rows.user_counts, rows.items.uniques, rows.name)
+
+
+def _event_types(rows: _Rows) -> None:
+    if not rows.filters.event_types:
+        return
+    keep_types = sorted(set(map(str, rows.filters.event_types)))
+    ok = np.isin(rows.event[rows.pos], keep_types)
+    rows.notes.append(f"kept event types {keep_types}")
+    _require_rows(np.flatnonzero(ok), f"no row has an event type in {keep_types}; check the event filter")
+    rows.keep_rows(ok)
+
+
+def _min_rating(rows: _Rows) -> None:
+    least = rows.filters.min_rating
+    if least is None:
+        return
+    ok = rows.rating[rows.pos] >= least
+    rows.notes.append(f"kept ratings >= {least:g}")
+    _require_rows(np.flatnonzero(ok), f"no row has a rating of at least {least:g}; lower the rating filter")
+    rows.keep_rows(ok)
+
+
+def _remove_repeats(rows: _Rows) -> None:
+    u, i = rows.u, rows.i
+    if rows.filters.remove_repeats and len(u) > 1:
+        rows.keep_rows(np.concatenate([[True], ~((u[1:] == u[:-1]) & (i[1:] == i[:-1]))]))
+
+
+def _sessions(rows: _Rows) -> None:
+    if rows.filters.session_gap_minutes is not None:
+        ok, rows.n_sessions = _cut_sessions(rows.u, rows.t, rows.filters, rows.is_dt, rows.notes)
+        rows.keep_rows(ok)
+
+
+def _max_events_per_user(rows: _Rows) -> None:
+    """Only each user's most recent events."""
+    most, u = rows.filters.max_events_per_user, rows.u
+    if most:
         ends = np.flatnonzero(np.concatenate([u[1:] != u[:-1], [True]]))  # last row of each user
         run_end = np.repeat(ends, np.diff(np.concatenate([[-1], ends])))
-        ok = (run_end - np.arange(len(u))) < filters.max_events_per_user
-        pos, u, i, t = _rows(ok, pos, u, i, t)
-    if filters.min_item_count > 1:
-        ok = np.bincount(i, minlength=len(items.uniques))[i] >= filters.min_item_count
-        pos, u, i, t = _rows(ok, pos, u, i, t)
-        _require_rows(pos, f"no item occurs at least {filters.min_item_count} times; lower the minimum item count")
-    if len(u) != counted:  # rows were removed since the users were counted
-        user_counts = np.bincount(u, minlength=len(rank))
-    ok = user_counts[u] >= filters.min_user_interactions
-    pos, u, i, t = _rows(ok, pos, u, i, t)
-    _require_rows(pos, f"no user has at least {filters.min_user_interactions} interactions after filtering; "
-                       f"lower the minimum interactions per user or the minimum item count")
-    n_users = int((user_counts >= max(1, filters.min_user_interactions)).sum())  # every event of these is kept
-    if training and n_users < 2:
+        rows.keep_rows((run_end - np.arange(len(u))) < most)
+
+
+def _min_item_count(rows: _Rows) -> None:
+    least = rows.filters.min_item_count
+    if least > 1:
+        rows.keep_rows(np.bincount(rows.i, minlength=len(rows.items.uniques))[rows.i] >= least)
+        _require_rows(rows.pos, f"no item occurs at least {least} times; lower the minimum item count")
+
+
+def _min_user_interactions(rows: _Rows) -> None:
+    """Users with fewer events than the minimum (counted after every other filter) are dropped."""
+    least = rows.filters.min_user_interactions
+    if len(rows.u) != rows.counted:  # rows were removed since the users were counted
+        rows.user_counts, rows.counted = np.bincount(rows.u, minlength=len(rows.rank)), len(rows.u)
+    rows.keep_rows(rows.user_counts[rows.u] >= least)
+    _require_rows(rows.pos, f"no user has at least {least} interactions after filtering; lower the minimum "
+                            f"interactions per user or the minimum item count")
+
+
+def _enough_to_train(rows: _Rows) -> None:
+    """A training needs 2 users and 2 items left."""
+    if not rows.training:
+        return
+    n_users = int((rows.user_counts >= max(1, rows.filters.min_user_interactions)).sum())  # all their events kept
+    if n_users < 2:
         raise SeqrecError(f"Only {n_users} user has enough interactions after filtering; at least 2 users (ideally "
                           f"hundreds) are needed to train and evaluate, so add data or relax the filters.")
-    if training and not (i != i[0]).any():  # one distinct item
+    if not (rows.i != rows.i[0]).any():  # one distinct item
         raise SeqrecError("Only one item is left after filtering, so there is nothing to rank; relax the filters "
                           "(minimum item count, event types or minimum rating).")
-    by_rank = np.empty(len(rank), dtype=object)
-    by_rank[rank] = users.uniques
-    starts = np.flatnonzero(np.concatenate([[True], u[1:] != u[:-1]]))  # first row of each user
-    user_ids = by_rank.take(u[starts])
-    # the arrays become the frame's columns as they are (no copy, no consolidation into one block)
-    out = pd.DataFrame({"user": pd.Series(np.repeat(user_ids, np.diff(np.append(starts, len(u)))), dtype=object,
-                                          copy=False),
-                        "item": pd.Series(items.uniques.take(i), dtype=object, copy=False),
-                        "time": pd.Series(t, copy=False)}, copy=False)
-    if event is not None:
-        out["event"] = event[pos]
-    if rating is not None:
-        out["rating"] = rating[pos]
-    coded = CodedLog(out, user_ids, starts, i, items.uniques)
-    return Interactions(out, columns, is_dt, raw_rows, notes, dropped, n_sessions, coded)
+
+
+# In this order: each step sees what the ones before it left (the users' events are counted after every filter)
+STEPS = (_whole_number_ids, _drop_missing, _where_conditions, _date_range, _order_by_time, _drop_duplicates,
+         _can_train, _event_types, _min_rating, _remove_repeats, _sessions, _max_events_per_user, _min_item_count,
+         _min_user_interactions, _enough_to_train)
 
 
 def _string_order(values: np.ndarray) -> np.ndarray:

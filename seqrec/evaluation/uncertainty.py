@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from seqrec.config import MAX_SEEDS
 from seqrec.evaluation.intervals import Interval, bootstrap_ci, paired_difference
 
 SEED = 0
@@ -148,9 +149,6 @@ def metric_label(key: str) -> str:
     """'recall@20' -> 'Recall@20'."""
     name, _, k = key.partition("@")
     return f"{LABELS.get(name, name)}@{k}"
-
-
-MAX_SEEDS = 10
 
 
 def check_seeds(seeds: Sequence[int]) -> list[int]:

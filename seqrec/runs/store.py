@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import re
 import secrets
 import shutil
@@ -39,8 +38,9 @@ from typing import Iterator
 import numpy as np
 
 from seqrec.errors import SeqrecError
+from seqrec.runtime import ServerSettings
 
-HOME_ENV = "SEQREC_HOME"
+HOME_ENV = ServerSettings.variables()["home"].env
 DEFAULT_HOME = ".seqrec"
 DB_NAME = "runs.sqlite"
 RUNS_DIR = "runs"
@@ -71,7 +71,7 @@ _INDEXES = ("CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, saved_at)",
 
 def store_home() -> Path:
     """The data directory: $SEQREC_HOME, or `.seqrec/` in the current working directory."""
-    raw = os.environ.get(HOME_ENV, "").strip()
+    raw = ServerSettings.read("home")
     return (Path(raw).expanduser() if raw else Path.cwd() / DEFAULT_HOME).absolute()
 
 

@@ -1,28 +1,25 @@
 """Demo runs: one small run per cell with the "Quick demo" preset, for the pages that compare cells side by side."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from seqrec.config import PRESETS, TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.training.executor import get_executor
-from seqrec.training.runner import train_run
+from seqrec.service.executor import get_executor
+from seqrec.training.executors import Executor
 
 
-def quick_demo_runs(dataset, cells: Sequence[str] = ("gru", "lstm")) -> list:
+def quick_demo_runs(dataset, cells: Sequence[str] = ("gru", "lstm"), executor: Executor | None = None) -> list:
     """Train one small run per cell on the dataset with the "Quick demo" preset, synchronously (seconds on the
     sample), recorded as belonging to that dataset like any other run trained on it. Like every training the
-    product starts, each goes through the process's executor (a worker process, or a Ray task; issue 13), so a
-    crash in it cannot take the app down; SEQREC_EXECUTOR=thread trains in the calling thread."""
-    executor = get_executor()
+    product starts, each goes through the process's executor (by default a worker process, so a crash in it cannot
+    take the app down)."""
+    executor = executor or get_executor()
     info = dataset.run_info()
     out = []
     for cell in cells:
         config = TrainConfig(model=cell, **PRESETS["Quick demo"])
         name, baselines = f"{cell.upper()} quick demo", dataset.baseline_metrics(config.ks, config.exclude_seen)
-        if executor is None:
-            out.append(train_run(dataset.split, config, name=name, dataset=info, baselines=baselines))
-            continue
         run = executor.submit(dataset.split, config, name=name, dataset=info, baselines=baselines).result()
         if run is None:  # only a Stop ends a training without a run, and nothing stops a demo: say so all the same
             raise SeqrecError(f"The {name} training ended without a run; train it again.")

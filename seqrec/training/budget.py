@@ -18,8 +18,6 @@ a factor of 2 of reality, and on the high side.
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +27,7 @@ from seqrec.errors import SeqrecError
 from seqrec.evaluation.metrics import MAX_SCORE_ELEMENTS
 from seqrec.model.losses import loss_chunk_positions
 from seqrec.model.recurrent import REPEAT_DECAYS, has_repeat_scores
-from seqrec.runtime import machine_memory_bytes, worker_count
+from seqrec.runtime import ServerSettings, machine_memory_bytes, worker_count
 
 FLOAT = 4  # bytes per float32
 INDEX = 8  # bytes per int64
@@ -42,7 +40,7 @@ HIDDEN_COPIES = 3  # the top hidden states of the real positions, their detached
 SCORE_COPIES = 3  # scores, NaN-cleaned copy, comparison mask while ranking
 MB = 1 << 20
 
-BUDGET_ENV = "SEQREC_MEMORY_BUDGET_MB"
+BUDGET_ENV = ServerSettings.variables()["memory_budget_mb"].env
 BUDGET_SHARE = 0.5  # share of the machine's memory that all concurrent trainings together may use
 BUDGET_CAP_MB = 4096  # no single CPU training needs more: beyond it, it would take hours anyway
 
@@ -162,15 +160,8 @@ def estimate_training_memory(shape: DataShape, config: TrainConfig) -> MemoryEst
 def memory_budget_bytes(workers: int | None = None) -> int:
     """Bytes one training may use: SEQREC_MEMORY_BUDGET_MB, else half the machine's memory shared by the trainings
     that may run at once (SEQREC_WORKERS), capped at 4 GB (2 GB when the machine's memory is unknown)."""
-    raw = os.environ.get(BUDGET_ENV, "").strip()
-    if raw:
-        try:
-            mb = float(raw)
-        except ValueError:
-            mb = float("nan")
-        if not math.isfinite(mb) or mb <= 0:
-            raise SeqrecError(f"{BUDGET_ENV} must be a positive number of megabytes (got {raw!r}); fix the "
-                              f"environment setting or remove it to use the default.")
+    mb = ServerSettings.read("memory_budget_mb")  # a bad value is its own sentence
+    if mb is not None:
         return int(mb * MB)
     if workers is None:
         workers = worker_count()

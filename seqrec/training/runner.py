@@ -1,12 +1,14 @@
 """Training a run end to end: split, train, score on the test targets beside the baselines, and wrap it all in a Run.
 
-Every training the product starts ends here, in this process or in an executor's worker.
+Every training the product starts ends here, in this process or in an executor's worker, and every one is prepared
+by `prepare_training` first (by the executor at submit, by the queue when the button is pressed, and here again,
+which costs nothing for a config prepared already).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -19,14 +21,24 @@ from seqrec.runs.run import Run, dataset_summary, default_run_name
 from seqrec.training.budget import check_training_memory
 from seqrec.training.loop import Callback, resolve_auto, train
 
+
+def prepare_training(split: SplitData, config: TrainConfig) -> TrainConfig:
+    """The config a training of `split` runs with: validated (SeqrecError, one sentence), its automatic settings
+    resolved from the data (the run records the values they took), and refused when its estimated memory exceeds the
+    budget (before any tensor is allocated). Done once where a training is submitted, so the worker that trains it
+    and the process that rebuilds its run hold the same values."""
+    config = resolve_auto(config.validate(), split)
+    check_training_memory(split, config)
+    return config
+
+
 def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Sequence[Callback] = (),
               stop_event: threading.Event | None = None, name: str | None = None, baselines: dict | None = None,
               device: str | None = None, dataset: dict | None = None) -> Run:
     """Split, train, evaluate on the test targets, and compute the baselines (unless given) with the same code."""
-    config.validate()
+    config.validate()  # a bad setting is reported before the data is split
     split = data if isinstance(data, SplitData) else leave_last_out(data)
-    config = resolve_auto(config, split)  # the run records the values an automatic setting took
-    check_training_memory(split, config)  # before any tensor: an over-budget config is refused, not crashed into
+    config = prepare_training(split, config)
     if dataset is None:
         dataset = dataset_summary(data) if isinstance(data, Interactions) else \
             {"users": len(split.users), "items": split.n_items,

@@ -7,10 +7,10 @@
 Each cell gets an equal share of the budget and its own Optuna study: a seeded TPE sampler, the defaults as the first
 trial (so a search never ends below them), and a median pruner fed the validation metric after every epoch (from
 the training callbacks' EpochInfo). The search space comes from TrainConfig's field metadata (`Setting.search`,
-`Setting.log`) and can be narrowed. Trials run through the training executor (seqrec.training.executor: spawned
-processes sharing the cores, or Ray), several at once where the cores allow. A failing trial (memory budget refused,
-divergence) is recorded with its sentence and the search goes on. Selection uses validation metrics only; the test
-metrics of each cell's best trial (with 95% bootstrap intervals) are computed once, at the end.
+`Setting.log`) and can be narrowed. Trials run through the executor the Tuner is given (seqrec.training.executors:
+the calling thread, spawned processes sharing the cores, or Ray), several at once where it allows. A failing trial
+(memory budget refused, divergence) is recorded with its sentence and the search goes on. Selection uses validation
+metrics only; the test metrics of each cell's best trial (with 95% bootstrap intervals) are computed once, at the end.
 """
 from __future__ import annotations
 
@@ -30,10 +30,16 @@ from seqrec.evaluation.intervals import bootstrap_ci, paired_difference
 from seqrec.evaluation.metrics import per_user_metrics
 from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, model_scorer
 from seqrec.runs.run import Run
-from seqrec.training.runner import train_run
-from seqrec.training import executor as _executor
+from seqrec.training.executors import Executor, ThreadExecutor
 from seqrec.training.loop import resolve_auto
-from seqrec.training.space import SEARCHABLE, Range, check_metric, parse_space, search_space  # noqa: F401 - re-exported
+from seqrec.training.space import (  # noqa: F401 - re-exported
+    SEARCHABLE,
+    Range,
+    TuneConfig,
+    check_metric,
+    parse_space,
+    search_space,
+)
 
 TRIAL_THREADS = 2  # the fewest torch threads a trial should get: trials in flight = the executor's cores // this
 MIN_TRIAL_SECONDS = 3.0  # no new trial starts with less of the cell's budget left
@@ -41,11 +47,7 @@ MIN_TRIAL_SECONDS = 3.0  # no new trial starts with less of the cell's budget le
 # (the cell's time left when it was submitted) runs on the training's clock, which starts once its worker process is
 # up, so the grace covers a worker's start (seconds on a busy machine) plus the last validation.
 GRACE_SECONDS = 15.0
-# Search-friendly defaults for what is not searched: short trainings (the budget buys more trials).
-# Each trial trains like the Train page's defaults (up to 100 epochs, patience 10) within its share of the budget: the
-# median pruner ends the poor ones early, so a short patience only cut good ones short. With patience 3 the defaults
-# trial stopped after 80 s on the MovieLens-shaped log at test Recall@20 0.313, where patience 10 reaches 0.33-0.34.
-TUNE_DEFAULTS = dict(epochs=100, patience=10)
+# The search's settings and their defaults (epochs and patience per trial, ...) are TuneConfig's (training/space.py)
 COMPLETE, PRUNED, FAILED, STOPPED = "complete", "pruned", "failed", "stopped"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # progress is ours to report (stderr in the CLI, a table in the app)
@@ -132,42 +134,10 @@ class _Pruned(Exception):
     pass
 
 
-class _InlineHandle:
-    """The executor's handle API for a training in the calling thread (SEQREC_EXECUTOR=thread, or executor=None)."""
-
-    def __init__(self, split, config, name=None, baselines=None, dataset=None, device=None):
-        self.args = dict(name=name, baselines=baselines, dataset=dataset, device=device)
-        self.split, self.config = split, config
-        self._stop = threading.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def consume(self, callbacks=()):
-        try:
-            run = train_run(self.split, self.config, callbacks=list(callbacks), stop_event=self._stop, **self.args)
-        except _executor.TrainingFailed:
-            raise
-        except SeqrecError as e:
-            raise _executor.TrainingFailed(str(e)) from None
-        return run
-
-
-def default_parallel(executor) -> int:
-    """Trials in flight: as many as the executor can give TRIAL_THREADS threads each (one on 2 cores); on Ray, as
-    many as the cluster's CPUs hold tasks."""
-    if executor is None:
-        return 1
-    if getattr(executor, "name", "") == "ray":
-        try:
-            cpus = float(executor.ray.cluster_resources().get("CPU", 0))
-        except Exception:  # noqa: BLE001 - a cluster that cannot answer: one at a time
-            return 1
-        return max(1, int(cpus // max(1, executor.cpus)))
-    n = 1
-    while executor.share(n + 1) >= TRIAL_THREADS:
-        n += 1
-    return n
+def default_parallel(executor: Executor) -> int:
+    """Trials in flight: as many as the executor can run with TRIAL_THREADS threads each (one on 2 cores; on Ray,
+    as many as the cluster's CPUs hold tasks; one in the calling thread)."""
+    return max(1, int(executor.capacity(TRIAL_THREADS)))
 
 
 class Tuner:
@@ -176,7 +146,7 @@ class Tuner:
     def __init__(self, split: SplitData, cells: Sequence[str] = CELLS, budget_seconds: float = 60.0,
                  trials: int | None = None, seed: int = 42, metric: str | None = None,
                  base: TrainConfig | None = None, space: dict | None = None, parallel: int | None = None,
-                 executor="auto", dataset: dict | None = None, baselines: dict | None = None,
+                 executor: Executor | None = None, dataset: dict | None = None, baselines: dict | None = None,
                  device: str | None = None, on_trial: Callable[[TrialRecord], None] | None = None):
         cells = list(dict.fromkeys(cells))
         if not cells or any(c not in CELLS for c in cells):
@@ -189,10 +159,10 @@ class Tuner:
         if isinstance(seed, bool) or not isinstance(seed, int) or SETTINGS["seed"].problem(seed):
             raise SeqrecError(f"The seed must be a whole number between 0 and {2**32 - 1} (got {seed!r}).")
         self.split, self.cells, self.budget, self.trials, self.seed = split, cells, float(budget_seconds), trials, seed
-        self.base = (base or TrainConfig(**TUNE_DEFAULTS)).replace(seed=seed).validate()
+        self.base = (base or TuneConfig().base()).replace(seed=seed).validate()
         self.metric = check_metric(metric or f"recall@{self.base.monitor_k}", self.base.ks)
         self.space = search_space(space)
-        self.executor = _executor.get_executor() if executor == "auto" else executor
+        self.executor = executor if executor is not None else ThreadExecutor()  # the CLI and the app pass theirs
         self.parallel = max(1, int(parallel or default_parallel(self.executor)))
         self.dataset, self.baselines, self.device, self.on_trial = dataset, baselines, device, on_trial
         self.records: list[TrialRecord] = []
@@ -204,6 +174,14 @@ class Tuner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._handles: set = set()
+
+    @classmethod
+    def from_settings(cls, split: SplitData, settings: TuneConfig, **options) -> Tuner:
+        """The search a validated TuneConfig describes (the CLI's options, the Tune page's widgets); `options`: the
+        rest of the Tuner's arguments (space, executor, dataset, ...)."""
+        return cls(split, cells=list(settings.cells), budget_seconds=60 * settings.budget_minutes,
+                   trials=settings.trials, seed=settings.seed, metric=settings.chosen_metric, base=settings.base(),
+                   parallel=settings.parallel, **options)
 
     # -- control --------------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -302,7 +280,6 @@ class Tuner:
 
         try:
             try:
-                config.validate()
                 handle = self._submit(config, f"{cell.upper()} tune #{trial.number}")
                 with self._lock:
                     self._handles.add(handle)
@@ -340,9 +317,8 @@ class Tuner:
 
     def _submit(self, config: TrainConfig, name: str):
         opts = dict(name=name, baselines={}, dataset=self.dataset, device=self.device)  # baselines: once, at the end
-        if self.executor is None:
-            return _InlineHandle(self.split, config, **opts)
-        # the trials in flight share the cores; each trial's threads are fixed when it starts (issue 13)
+        # the executor prepares the trial (a bad or over-budget config is a failed trial); the trials in flight
+        # share the cores, and each trial's threads are fixed when it starts
         return self.executor.submit(self.split, config, concurrent=self.parallel, **opts)
 
     def _keep(self, cell: str, value, number: int, run: Run) -> None:

@@ -10,11 +10,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
-
-torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -219,7 +216,7 @@ def test_presets_fill_in_the_hyperparameters():
 
 def test_filters_that_remove_everything_are_refused_and_the_data_kept():
     at = open_page(new_app(), PAGE["data"])
-    at.number_input(key="f_min_item").set_value(100_000).run()
+    at.number_input(key="f_min_item_count").set_value(100_000).run()
     at.button(key="load_data").click().run()
     assert not at.exception
     assert at.error and "filter" in at.error[0].value.lower()

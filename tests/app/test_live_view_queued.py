@@ -1,23 +1,22 @@
-"""Issue 14: a training waiting in the queue shows its place, and no live chart until it starts, and its page polls
+"""A training waiting in the queue shows its place, and no live chart until it starts, and its page polls
 slowly: every waiting browser drawing an empty Plotly chart or redrawing its progress every second just after a
 crowd pressed Train is work that starves the running trainings when the browsers share the server's cores."""
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from apppage import open_app_page
+
 from seqrec.config import TrainConfig
 from seqrec.service import jobs
 from studio import state
 
 
 def test_a_queued_training_shows_its_place_and_no_chart_until_it_starts(small_dataset):
-    pool, release = ThreadPoolExecutor(max_workers=1), threading.Event()
-    pool.submit(release.wait, 60)  # the only slot is busy: the job below waits in the queue
+    queue, release = jobs.TrainingQueue(workers=1), threading.Event()
+    queue.pool.submit(release.wait, 60)  # the only slot is busy: the job below waits in the queue
     try:
-        job = jobs.TrainingJob(small_dataset.split, TrainConfig(epochs=1, patience=0), name="queued one")
-        jobs.submit(job, pool)
+        job = queue.submit(jobs.TrainingJob(small_dataset.split, TrainConfig(epochs=1, patience=0), name="queued one"))
         assert job.status == jobs.QUEUED
         at = open_app_page("views/train.py", small_dataset, [])
         at.session_state["job"] = job
@@ -31,15 +30,15 @@ def test_a_queued_training_shows_its_place_and_no_chart_until_it_starts(small_da
     finally:
         job.stop()
         release.set()
-        pool.shutdown(wait=True)
+        queue.shutdown()
 
 
 def test_a_queued_page_switches_to_the_running_view_when_its_training_starts(small_dataset):
-    pool, release = ThreadPoolExecutor(max_workers=1), threading.Event()
-    pool.submit(release.wait, 60)
+    queue, release = jobs.TrainingQueue(workers=1), threading.Event()
+    queue.pool.submit(release.wait, 60)
     try:
-        job = jobs.TrainingJob(small_dataset.split, TrainConfig(epochs=200, patience=0), name="queued one")
-        jobs.submit(job, pool)
+        job = queue.submit(jobs.TrainingJob(small_dataset.split, TrainConfig(epochs=200, patience=0),
+                                            name="queued one"))
         at = open_app_page("views/train.py", small_dataset, [])
         at.session_state["job"] = job
         at.run()
@@ -61,15 +60,15 @@ def test_a_queued_page_switches_to_the_running_view_when_its_training_starts(sma
         job.stop()
         release.set()
         job.wait(60)
-        pool.shutdown(wait=True)
+        queue.shutdown()
 
 
 def test_the_sidebar_polls_a_training_on_other_pages_and_points_to_the_train_page_on_it():
+    from pathlib import Path
+
     from streamlit.testing.v1 import AppTest
 
     from studio.nav import PAGE
-
-    from pathlib import Path
 
     at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
     at.run()

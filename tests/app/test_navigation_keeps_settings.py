@@ -15,17 +15,12 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetStates  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from seqrec import TrainConfig  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
-from tests.helpers import train_on_sample  # noqa: E402
 
-torch.set_num_threads(1)
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-TINY = TrainConfig(embedding_dim=16, hidden_size=16, dropout=0.0, batch_size=256, epochs=1, patience=0, seed=3)
 # every number of the form away from its preset and from its minimum, plus the other widgets
 CHANGED = {"tf_embedding_dim": 24, "tf_hidden_size": 96, "tf_layers": 2, "tf_dropout": 0.3, "tf_lr": 0.002,
            "tf_weight_decay": 0.001, "tf_batch_size": 48, "tf_epochs": 7, "tf_max_len": 50, "tf_grad_clip": 2.5,
@@ -34,11 +29,7 @@ OTHER_PAGES = [k for k in PAGE if k != "train"]
 
 
 pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
-
-
-@pytest.fixture(scope="module")
-def sample_run():
-    return train_on_sample(TINY)
+# sample_run (conftest): a tiny run on the bundled sample, in the session's runs so every page has one to show
 
 
 def browse(at: AppTest, page: str) -> AppTest:

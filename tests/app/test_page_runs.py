@@ -11,30 +11,19 @@ from types import SimpleNamespace
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from seqrec import TrainConfig  # noqa: E402
 from seqrec.runs.store import RunStore  # noqa: E402
 from studio.state import SESSION_ID  # noqa: E402
 from studio.nav import PAGE  # noqa: E402
-from tests.helpers import train_on_sample  # noqa: E402
-
-torch.set_num_threads(1)
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 120
 ALICE, BOB = "a" * 32, "b" * 32
-TINY = TrainConfig(embedding_dim=16, hidden_size=16, dropout=0.0, batch_size=256, epochs=1, patience=0, seed=3)
 
 
 pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty run library (conftest)
-
-
-@pytest.fixture(scope="module")
-def sample_run():
-    """A tiny run on the bundled sample, i.e. on the data the app starts with (same fingerprint)."""
-    return train_on_sample(TINY)
+# sample_run (conftest): a tiny run on the bundled sample, the data the app starts with; copied before any change
 
 
 def copy_of(run, **changes):

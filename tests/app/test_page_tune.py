@@ -77,7 +77,7 @@ def test_tune_page_searches_shows_the_best_per_cell_and_keeps_a_run(page):
 
 def test_stop_ends_the_search_and_keeps_what_was_found(page):
     at = page
-    at.number_input(key="tune_trials").set_value(0)
+    at.number_input(key="tune_trials").set_value(None)  # no limit
     at.button(key="tuning_start").click().run()
     search = at.session_state["tuning"]
     end = time.monotonic() + 60
@@ -102,33 +102,37 @@ def test_no_cell_chosen_is_one_sentence(page):
 
 
 def test_a_search_whose_session_is_gone_is_stopped(small_dataset, monkeypatch):
-    """Closing the tab must not leave a search holding the cores for the rest of its budget (issue 18): the same
-    session check that reaps training jobs stops it, keeping what was found."""
+    """Closing the tab must not leave a search holding the cores for the rest of its budget: the one reaper that
+    stops the training jobs of gone sessions stops it too, keeping what was found."""
     import threading
 
-    from seqrec.service import jobs
+    from seqrec.service.sessions import REAPER
     from studio import tune
 
     class SlowTuner:  # stands for a Tuner mid-search: runs until stopped
         base = type("Base", (), {"ks": (20,), "exclude_seen": False})()
 
         def __init__(self):
-            self.stopped, self.result, self.baselines = threading.Event(), None, None
+            self.stopped_event, self.result, self.baselines = threading.Event(), None, None
+
+        @property
+        def stopped(self):
+            return self.stopped_event.is_set()
 
         def run(self):
-            self.stopped.wait(30)
+            self.stopped_event.wait(30)
 
         def stop(self):
-            self.stopped.set()
+            self.stopped_event.set()
 
     alive = {"owner-1": True}
-    monkeypatch.setattr(jobs, "REAP_SECONDS", 0.1)
-    monkeypatch.setattr(jobs, "session_alive", lambda owner: alive[owner])
     monkeypatch.setattr(small_dataset, "baseline_metrics", lambda *a: {})
     tuner = SlowTuner()
     search = tune.TuneSearch(small_dataset, tuner, owner="owner-1")
-    time.sleep(0.5)
-    assert search.running and not tuner.stopped.is_set()  # its session is there: the search goes on
+    assert search in REAPER.tracked() and REAPER.reap(lambda owner: alive.get(owner, True)) == []
+    assert search.running and not tuner.stopped  # its session is there: the search goes on
     alive["owner-1"] = False  # the tab is closed
+    assert search in REAPER.reap(lambda owner: alive.get(owner, True))
     search.thread.join(5)
-    assert tuner.stopped.is_set() and search.abandoned and not search.running
+    assert tuner.stopped and search.abandoned and not search.running
+    assert search not in REAPER.tracked(), "an ended search is no longer watched"

@@ -61,7 +61,8 @@ def test_the_train_form_offers_the_new_options_from_the_config():
 
 
 def test_the_quick_demo_says_it_does_not_beat_the_best_baseline_on_the_real_sample():
-    from seqrec.config import PRESET_NOTES, PRESETS
+    from seqrec.config import PRESETS
+    from studio.copy import PRESET_NOTES
 
     assert set(PRESET_NOTES) == set(PRESETS) and PRESETS["Quick demo"]["max_minutes"] == 0.5
     at = page("train")

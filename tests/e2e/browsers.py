@@ -41,6 +41,8 @@ def streamlit_server(extra_args: tuple = (), env_extra: dict | None = None, log_
     home = tempfile.mkdtemp(prefix="seqrec-browser-home-")
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1", "SEQREC_HOME": home,
            **(env_extra or {})}
+    if "SEQREC_EXECUTOR" not in (env_extra or {}):
+        env.pop("SEQREC_EXECUTOR", None)  # the server trains as deployed (worker processes), not as the tests do
     log_path = log_path or ROOT / "artifacts" / "streamlit_browser_load.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:

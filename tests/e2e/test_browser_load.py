@@ -9,7 +9,7 @@ import pytest
 
 from browsers import chromium_path, streamlit_server, train_in_pages
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.load]
 SESSIONS = 4
 
 

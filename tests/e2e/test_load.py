@@ -10,14 +10,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/e2e: the session driver (never bench/)
 
 from sessions import quiet_streamlit_logs, run_sessions, same_as_solo, solo_references  # noqa: E402
 
-torch.set_num_threads(1)
 SESSIONS = 10
 
 
@@ -26,8 +24,8 @@ def small_log(n_users: int = 150) -> bytes:
     return df[df["user_id"].isin(df["user_id"].drop_duplicates().head(n_users))].to_csv(index=False).encode()
 
 
-@pytest.mark.slow
-def test_ten_sessions_at_once_all_finish_with_the_solo_result():
+@pytest.mark.load
+def test_ten_sessions_at_once_all_finish_with_the_solo_result(worker_processes):
     quiet_streamlit_logs()
     csv = small_log()
     solo = run_sessions(1, csv=csv, epochs=1, timeout=120)["results"][0]

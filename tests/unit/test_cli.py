@@ -149,10 +149,10 @@ def test_evaluate_on_the_training_file_reproduces_the_training_metrics(after_tra
 
 
 def test_train_with_several_seeds_trains_each_through_the_executor(small_csv, monkeypatch, capsys):
-    """Issue 13: every training the CLI starts goes through the executor, each of --seeds included."""
+    """Every training the CLI starts goes through the process's executor, each of --seeds included."""
     from seqrec.cli import main
-    from seqrec.training import executor as executor_module
-    from seqrec.training.tune import _InlineHandle
+    from seqrec.service import executor as executor_module
+    from seqrec.training.executors import ThreadExecutor
 
     class Recording:  # trains in this process (fast), recording what was submitted to it
         name = "local"
@@ -162,7 +162,7 @@ def test_train_with_several_seeds_trains_each_through_the_executor(small_csv, mo
 
         def submit(self, split, config, **opts):
             self.submitted.append((config.seed, opts.get("name"), sorted(opts.get("baselines") or {})))
-            return _InlineHandle(split, config, **opts)
+            return ThreadExecutor().submit(split, config, **opts)
 
     rec = Recording()
     monkeypatch.setattr(executor_module, "get_executor", lambda ray_address=None: rec)
@@ -176,8 +176,8 @@ def test_train_with_several_seeds_trains_each_through_the_executor(small_csv, mo
     assert [p["seed"] for p in out["seeds"]["per_seed"]] == [4, 5]
 
 
-@pytest.mark.slow
-def test_train_with_several_seeds_reports_mean_and_spread(repo_root, small_csv, tmp_path):
+@pytest.mark.process
+def test_train_with_several_seeds_reports_mean_and_spread(repo_root, small_csv, tmp_path, worker_processes):
     args = [a for a in FAST_TRAIN if a not in ("--seed", "3")]
     proc = seqrec(repo_root, "train", small_csv, *args, "--epochs", "1", "--seeds", "0", "1", "--quiet",
                   "--save", tmp_path / "run", "--cpus", "1", threads=2)

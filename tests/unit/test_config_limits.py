@@ -8,7 +8,6 @@ import pytest
 from seqrec import SeqrecError, TrainConfig
 from seqrec.config import LIMITS, SETTINGS
 
-
 # ------------------------------------------------------------------------------------------------------------------
 # Hyperparameter bounds
 # ------------------------------------------------------------------------------------------------------------------
@@ -38,4 +37,5 @@ def test_the_problems_are_named_in_the_order_of_the_fields():
                                                       "negatives must")]
     assert order == sorted(order)
     assert list(SETTINGS)[:2] == ["model", "embedding_dim"] and list(SETTINGS)[-9:-7] == ["loss", "negatives"]
-    assert list(SETTINGS)[-7:] == ["tie_weights", "repeat", "layer_norm", "monitor", "lr_schedule", "warmup_steps", "eval_every"]
+    assert list(SETTINGS)[-7:] == ["tie_weights", "repeat", "layer_norm", "monitor", "lr_schedule", "warmup_steps",
+                                   "eval_every"]

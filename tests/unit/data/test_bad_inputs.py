@@ -292,11 +292,8 @@ def hostile_dataset(corpus):
 @pytest.fixture(scope="module")
 def hostile_runs(hostile_dataset):
     """A tiny GRU and LSTM on the hostile data, one named like a formula with HTML and markdown in it."""
-    import torch
-
     from seqrec import train_run
 
-    torch.set_num_threads(1)
     cfg = TrainConfig(embedding_dim=8, hidden_size=8, epochs=1, batch_size=8, seed=1)
     return [train_run(hostile_dataset.split, cfg.replace(model=m), name=n)
             for m, n in (("gru", '=HYPERLINK("x","<b>run</b>")'), ("lstm", "**lstm** [l](javascript:x)"))]

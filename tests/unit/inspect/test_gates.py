@@ -16,7 +16,6 @@ from seqrec.inspect.gates import (GATES, hidden_change, replay_model, replay_mod
                           summarize, summarize_gate, trace_history, trace_history_json)
 from seqrec.model.recurrent import SeqRecModel
 
-torch.set_num_threads(1)
 TOL = 1e-5
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 

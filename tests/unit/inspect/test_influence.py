@@ -23,7 +23,6 @@ from seqrec.model.recurrent import SeqRecModel
 from seqrec.runs.run import Run
 from seqrec.data.split import ItemVocab
 
-torch.set_num_threads(1)
 CELLS = ("rnn", "lstm", "gru")
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from seqrec import SeqrecError, TrainConfig, save_run  # noqa: E402
@@ -24,7 +23,6 @@ from seqrec.runs import bundle, files as run_files  # noqa: E402
 from seqrec.runs.store import RunStore  # noqa: E402
 from tests.helpers import train_on_sample  # noqa: E402
 
-torch.set_num_threads(1)
 TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=2, batch_size=256, patience=0, seed=3)
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
@@ -104,15 +102,15 @@ def test_a_forged_run_file_field_is_refused_on_import_with_one_sentence(members,
 def test_where_a_run_trained_and_its_threads_survive_save_bundle_and_old_files(tiny_run, tmp_path):
     """Issue 13: the saved run and its bundle say where the training ran and with how many CPU threads; a run saved
     before they were recorded still loads (trained locally; 0 threads = not recorded)."""
-    assert tiny_run.threads == 1 and tiny_run.executor == "local"
+    assert tiny_run.threads == 2 and tiny_run.executor == "local"  # trained here, at the tests' 2 threads (conftest)
     ray_run = bundle.read_bundle(bundle.bundle_bytes(dataclasses.replace(tiny_run, executor="ray", threads=4)),
                                  name="ray.zip")
     assert (ray_run.executor, ray_run.threads) == ("ray", 4)
     folder = save_run(tiny_run, tmp_path / "run")
     meta = json.loads((folder / "run.json").read_text())
-    assert (meta["executor"], meta["threads"]) == ("local", 1)
+    assert (meta["executor"], meta["threads"]) == ("local", 2)
     back = run_files.load_run(folder)
-    assert (back.executor, back.threads) == ("local", 1)
+    assert (back.executor, back.threads) == ("local", 2)
     for key in ("executor", "threads"):
         del meta[key]
     (folder / "run.json").write_text(json.dumps(meta))

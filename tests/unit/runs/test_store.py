@@ -24,7 +24,8 @@ from seqrec import cli
 from seqrec.runs import bundle
 from seqrec.evaluation import compare
 from seqrec.runs import recommend
-from seqrec.data.fingerprint import interactions_fingerprint, load_dataset
+from seqrec.data.fingerprint import interactions_fingerprint
+from seqrec.service.dataset import load_dataset
 from seqrec.runs.files import load_run, save_run
 from seqrec.runs.run import dataset_summary
 from seqrec.runs.store import RunStore

@@ -5,13 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-import torch
 
 import seqrec
 from seqrec.service import jobs
 from seqrec.service.dataset import sample_dataset
 
-torch.set_num_threads(1)
 TINY = dict(embedding_dim=16, hidden_size=16, epochs=2, batch_size=256, patience=0, seed=1)
 
 
@@ -55,7 +53,7 @@ def test_stop_keeps_a_usable_model(ds):
         seen.set()
 
     job.on_batch = on_batch
-    job.future = jobs.get_pool().submit(job._execute)
+    jobs.submit(job)
     assert job.wait(120) and seen.is_set()
     assert job.status == jobs.STOPPED and job.run.stopped_by_user and job.run.epochs_run == 1
     assert len(job.run.recommend(["P0001"], 5)["recommendations"]) == 5
@@ -65,7 +63,9 @@ def test_a_failing_training_becomes_one_sentence(ds, monkeypatch):
     def boom(*a, **k):
         raise seqrec.SeqrecError("Training diverged; lower the learning rate.")
 
-    monkeypatch.setattr(jobs, "train_run", boom)
+    import seqrec.training.executors.thread as thread_executor
+
+    monkeypatch.setattr(thread_executor, "train_run", boom)
     monkeypatch.setenv("SEQREC_EXECUTOR", "thread")  # the patch reaches this process only, not a worker process
     job = jobs.start_training(ds, seqrec.TrainConfig(**TINY))
     assert job.wait(60)

@@ -11,6 +11,7 @@ from seqrec import TrainConfig
 from seqrec.config import SETTINGS
 from seqrec.errors import SeqrecError
 from seqrec.training import tune
+from seqrec.training.executors import LocalExecutor, ThreadExecutor
 from seqrec.training.tune import Tuner, parse_space, search_space
 
 TINY = TrainConfig(epochs=2, patience=0, seed=1)
@@ -18,8 +19,8 @@ SPACE = {"hidden_size": (16, 48), "embedding_dim": (16, 32), "max_len": (20, 40)
 
 
 def tiny_tuner(split, **kw):
-    args = dict(cells=["rnn", "gru"], budget_seconds=600, trials=3, seed=7, base=TINY, space=SPACE, executor=None,
-                parallel=1)
+    args = dict(cells=["rnn", "gru"], budget_seconds=600, trials=3, seed=7, base=TINY, space=SPACE,
+                executor=ThreadExecutor(), parallel=1)
     args.update(kw)
     return Tuner(split, **args)
 
@@ -161,9 +162,9 @@ def test_the_time_budget_bounds_the_search(small_dataset):
     assert result.trials and result.trials[0].reason.startswith("time limit")
 
 
-@pytest.mark.slow
+@pytest.mark.process
 def test_trials_run_through_the_process_executor(small_dataset):
-    result = tiny_tuner(small_dataset.split, cells=["gru"], trials=2, executor="auto", parallel=None).run()
+    result = tiny_tuner(small_dataset.split, cells=["gru"], trials=2, executor=LocalExecutor(), parallel=None).run()
     assert [t.state for t in result.trials] == ["complete", "complete"] and "gru" in result.best
     assert result.best["gru"].run.executor == "local"
 
@@ -218,12 +219,10 @@ def test_cli_bad_input_is_exit_2_and_one_line(repo_root, small_csv, args, words)
 
 
 def test_trials_in_flight_follow_the_executors_share_of_the_cores():
-    from seqrec.training.executor import LocalExecutor
-
     assert tune.default_parallel(LocalExecutor(cores=2)) == 1  # 2 cores: one trial with both
     assert tune.default_parallel(LocalExecutor(cores=3)) == 1
     assert tune.default_parallel(LocalExecutor(cores=16)) == 8  # 2 threads each
-    assert tune.default_parallel(None) == 1  # in the calling thread: one at a time
+    assert tune.default_parallel(ThreadExecutor()) == 1  # in the calling thread: one at a time
 
 
 def test_a_pruned_trial_stops_early_is_recorded_and_never_chosen(small_dataset, monkeypatch):
