@@ -4,13 +4,13 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle OpenMP threads must not spin
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from seqrec.errors import SeqrecError  # noqa: E402
-from seqrec.runtime import ServerSettings, configure_threads  # noqa: E402
-from studio import state  # noqa: E402
-from studio.nav import PAGE, STEPS  # noqa: E402
-from studio.textsafe import md_escape  # noqa: E402
+from seqrec.errors import SeqrecError
+from seqrec.runtime import ServerSettings, configure_threads
+from studio import state
+from studio.nav import PAGE, STEPS
+from studio.textsafe import md_escape
 
 st.set_page_config(page_title="seqrec studio", page_icon=":material/neurology:", layout="wide")
 try:

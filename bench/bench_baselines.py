@@ -6,9 +6,10 @@
 
 The log: Zipf item popularity (exponent 1.1), user lengths from a heavy-tailed distribution (at least 3 events),
 and locality a kNN can use (each next item is often a neighbour of the previous one in a random item order).
-Scoring is through the protocol's `rank_baseline` (exact ranks from each baseline's sparse scores) (all users' test histories, exclude-seen), so the
-time includes ranking. `--quality FILE` prints test Recall@20 / MRR@20 of each baseline on FILE's leave-last-out
-split, with and without exclude-seen (ItemKNN's K tuned on validation under the same setting).
+Scoring is through the protocol's `rank_baseline` (exact ranks from each baseline's sparse scores) (all users' test
+histories, exclude-seen), so the time includes ranking. `--quality FILE` prints test Recall@20 / MRR@20 of each
+baseline on FILE's leave-last-out split, with and without exclude-seen (ItemKNN's K tuned on validation under the
+same setting).
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def protocol_timing(split: SplitData):
     """The path the app and the CLI take (seqrec.evaluation.protocol): all five baselines fitted once per dataset
     (ItemKNN's K chosen on a seeded sample of at most 2,000 validation users), scored on the test users (SessionKNN
     on a seeded sample of 5,000 beyond that), and every 95% interval computed from the per-user ranks."""
-    from seqrec.evaluation import protocol, uncertainty  # noqa: E402 - after sys.path is set
+    from seqrec.evaluation import protocol, uncertainty
 
     with Clock() as fit:
         fitted = protocol.fit_baselines(split, exclude_seen=True)
@@ -103,7 +104,7 @@ def protocol_timing(split: SplitData):
         for ranks in results.ranks.values():
             uncertainty.metric_intervals(ranks, (10, 20))
         best = uncertainty.best_baseline_name(results, "recall@20")
-        for name, ranks in results.ranks.items():
+        for ranks in results.ranks.values():
             uncertainty.paired(results.ranks[best], ranks, "recall@20")
     yield "95% intervals (6 metrics x 5 baselines) + 5 paired differences, 1,000 resamples", ci, peak_mb()
 

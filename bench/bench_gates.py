@@ -72,7 +72,8 @@ def markdown(rows: list[dict], args) -> str:
              f"embedding {args.embedding}, random weights), median of {args.repeats} runs on CPU "
              f"({platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)). "
              "Reference: one eval-mode forward pass of the model's fused modules over the same history, measured in "
-             "the same process. *trace* = replay of every gate (`seqrec.inspect.gates.trace_history`); *trace + JSON* = "
+             "the same process. *trace* = replay of every gate (`seqrec.inspect.gates.trace_history`); "
+             "*trace + JSON* = "
              "what `python -m seqrec gates` computes (adds summaries, top units, rounding).", "",
              "| cell | fused forward (ms) | trace (ms) | trace / forward | trace + JSON (ms) "
              "| trace + JSON / forward |",
@@ -104,7 +105,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--write", metavar="docs/experiments/gate-tracing.md", help="write the table into this file's Gate tracing section")
+    p.add_argument("--write", metavar="docs/experiments/gate-tracing.md",
+                   help="write the table into this file's Gate tracing section")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rows = [bench_cell(kind, args.hidden, args.embedding, args.steps, args.repeats) for kind in ("rnn", "lstm", "gru")]

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from seqrec.data.prepare import load_interactions  # noqa: E402
-from seqrec.data.split import leave_last_out  # noqa: E402
+from seqrec.data.prepare import load_interactions
+from seqrec.data.split import leave_last_out
 
 
 def million_row_csv(folder: Path, rows: int = 1_000_000) -> Path:

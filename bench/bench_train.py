@@ -18,13 +18,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-from seqrec import TrainConfig, leave_last_out, load_interactions  # noqa: E402
-from seqrec.model.recurrent import CELL_CLASSES  # noqa: E402
-from seqrec.training.loop import train, training_windows  # noqa: E402
+from seqrec import TrainConfig, leave_last_out, load_interactions
+from seqrec.model.recurrent import CELL_CLASSES
+from seqrec.training.loop import train, training_windows
 
 
 def reference_seconds(windows: np.ndarray, lengths: np.ndarray, n_items: int, cfg: TrainConfig) -> float:

@@ -80,7 +80,8 @@ def main() -> None:
                cores=os.cpu_count(), training_slots=slots,
                load_average_before=load_before, solo_s=solo["seconds"],
                finished=sum(r["finished"] for r in crowd), seconds=[r["seconds"] for r in crowd],
-               over_solo_x_place=ratios, worst_over_solo_x_place=max((x for x in ratios if x is not None), default=None),
+               over_solo_x_place=ratios,
+               worst_over_solo_x_place=max((x for x in ratios if x is not None), default=None),
                errors=[e for r in crowd for e in r["errors"]], saw_queue=sum(r["saw_queue"] for r in crowd),
                wall_s=round(wall, 1), server_cpu_s=round(cpu, 1), server_cpu_per_second=timeline,
                load_average_after=[round(x, 2) for x in os.getloadavg()])

@@ -21,12 +21,12 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from seqrec import TrainConfig  # noqa: E402
-from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
-from seqrec.training.loop import train  # noqa: E402
+from seqrec import TrainConfig
+from seqrec.data.split import ItemVocab, SplitData
+from seqrec.training.loop import train
 
 
 def split_for(n_users: int, n_items: int, seed: int = 0) -> SplitData:
@@ -38,6 +38,16 @@ def split_for(n_users: int, n_items: int, seed: int = 0) -> SplitData:
     return SplitData(vocab=ItemVocab([f"i{i}" for i in range(n_items)]), users=np.arange(n_users), train=train_,
                      valid_target=rng.integers(1, n_items + 1, size=n_users),
                      test_target=rng.integers(1, n_items + 1, size=n_users))
+
+
+class StepRecorder:
+    """A training callback that keeps every step's BatchInfo (one recorder, and so one list, per training)."""
+
+    def __init__(self) -> None:
+        self.steps = []
+
+    def on_batch(self, info) -> None:
+        self.steps.append(info)
 
 
 def main() -> None:
@@ -54,9 +64,10 @@ def main() -> None:
         # the default model (GRU 64/128, batch 64, full softmax); max_len 200: every sequence (at most 60) is one
         # window, as in the measurement quoted in BENCHMARKS.md
         config = TrainConfig(epochs=1, patience=0, max_minutes=0, max_len=200)
-        steps = []
+        recorder = StepRecorder()
+        steps = recorder.steps
         t0 = time.perf_counter()
-        result = train(split, config, callbacks=[type("S", (), {"on_batch": lambda self, i: steps.append(i)})()])
+        result = train(split, config, callbacks=[recorder])
         wall = time.perf_counter() - t0
         train_s = steps[-1].elapsed
         events = sum(len(t) for t in split.train)

@@ -1,4 +1,5 @@
-"""Does seqrec.training.budget's estimate match what training really allocates? Each case trains one (time-limited) epoch in
+"""Does seqrec.training.budget's estimate match what training really allocates? Each case trains one \
+(time-limited) epoch in
 a fresh subprocess on synthetic sequences and reports the estimate beside the measured peak RSS growth.
 
     python bench/memory_estimate.py            # all cases, one torch thread

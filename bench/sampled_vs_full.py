@@ -72,8 +72,10 @@ def compare(split, base: TrainConfig, negatives: list[int], full: bool = True) -
         t = time.perf_counter()
         run = train_run(split, cfg, baselines={})
         out.append({"loss": loss, "negatives": neg if loss == "sampled" else None,
-                    "test_recall@20": round(run.metrics["recall@20"], 4), "test_mrr@20": round(run.metrics["mrr@20"], 4),
-                    "epochs": run.epochs_run, "best_epoch": run.best_epoch, "train_seconds": round(run.train_seconds, 1),
+                    "test_recall@20": round(run.metrics["recall@20"], 4),
+                    "test_mrr@20": round(run.metrics["mrr@20"], 4),
+                    "epochs": run.epochs_run, "best_epoch": run.best_epoch,
+                    "train_seconds": round(run.train_seconds, 1),
                     "seq_per_s": round(run.sequences_per_second), "wall_seconds": round(time.perf_counter() - t, 1)})
         print(json.dumps(out[-1]), flush=True)
     return out

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
+from tune_defaults import parse_value
 
-from seqrec import TrainConfig, leave_last_out, load_interactions  # noqa: E402
-from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, fit_baselines  # noqa: E402
-from seqrec.training.loop import train  # noqa: E402
-from tune_defaults import parse_value  # noqa: E402 - bench/ is on the path when a bench script runs
+from seqrec import TrainConfig, leave_last_out, load_interactions
+from seqrec.evaluation.protocol import evaluate_baselines, evaluate_model, fit_baselines
+from seqrec.training.loop import train
 
 CONFIGS: dict[str, dict] = {
     "default": {},

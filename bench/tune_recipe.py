@@ -11,22 +11,31 @@ KEY=V: TrainConfig fields (max_minutes defaults to 0 here). DATA may be sample:r
 after each recurrent layer instead of `dropout` on both); seen_mask=1 (full softmax that, like --exclude-seen at
 evaluation, never ranks the items already in the prefix).
 """
-import os, sys, json, time, argparse
+import argparse
+import json
+import os
+import sys
+import time
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import torch
-torch.set_num_threads(1)
-from seqrec import TrainConfig, leave_last_out, load_interactions, Filters
-from seqrec.evaluation.protocol import evaluate_model
-from seqrec.training import loop
-from seqrec.model import recurrent
 from tune_defaults import parse_value  # bench/ is on the path when a bench script runs
 
+from seqrec import Filters, TrainConfig, leave_last_out, load_interactions
+from seqrec.evaluation.protocol import evaluate_model
+from seqrec.model import recurrent
+from seqrec.training import loop
 
+torch.set_num_threads(1)
 p = argparse.ArgumentParser()
-p.add_argument("data"); p.add_argument("name"); p.add_argument("kv", nargs="*")
-p.add_argument("--exclude-seen", action="store_true"); p.add_argument("--seed", type=int, default=0)
-p.add_argument("--hack", nargs="*", default=[]); p.add_argument("--out", default="tune_recipe.jsonl")
+p.add_argument("data")
+p.add_argument("name")
+p.add_argument("kv", nargs="*")
+p.add_argument("--exclude-seen", action="store_true")
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--hack", nargs="*", default=[])
+p.add_argument("--out", default="tune_recipe.jsonl")
 a = p.parse_intermixed_args()
 hack = {k: parse_value(v) for k, v in (h.split("=", 1) for h in a.hack)}
 if "in_drop" in hack or "out_drop" in hack:
@@ -70,7 +79,8 @@ cfg = TrainConfig(**{"max_minutes": 0, **kv, "seed": a.seed, "exclude_seen": a.e
 class CB:
     def on_epoch(self, info):
         v = info.valid
-        print(f"ep {info.epoch} loss {info.train_loss:.3f} vR {v['recall@20']:.4f} vM {v['mrr@20']:.4f} t {info.elapsed:.0f}", file=sys.stderr, flush=True)
+        print(f"ep {info.epoch} loss {info.train_loss:.3f} vR {v['recall@20']:.4f} vM {v['mrr@20']:.4f} "
+              f"t {info.elapsed:.0f}", file=sys.stderr, flush=True)
 l0 = os.getloadavg()
 c0 = time.process_time()
 t0 = time.perf_counter()
@@ -79,12 +89,15 @@ secs = time.perf_counter() - t0
 cpu = time.process_time() - c0
 test = evaluate_model(res.model, split, "test", cfg)
 r30 = next((e["elapsed"] for e in res.epochs if e["recall@20"] >= 0.30), None)
-row = dict(data=os.path.basename(a.data), name=a.name, seed=a.seed, kv=kv, hack=hack, users=len(split.users), items=split.n_items,
+row = dict(data=os.path.basename(a.data), name=a.name, seed=a.seed, kv=kv, hack=hack, users=len(split.users),
+           items=split.n_items,
            test_r=round(test["recall@20"], 4), test_m=round(test["mrr@20"], 4), test_n=round(test["ndcg@20"], 4),
            valid_r=round(res.best_valid["recall@20"], 4), valid_m=round(res.best_valid["mrr@20"], 4),
-           epochs=res.epochs_run, best=res.best_epoch, secs=round(secs, 1), cpu_s=round(cpu, 1), s_ep=round(secs / res.epochs_run, 2),
+           epochs=res.epochs_run, best=res.best_epoch, secs=round(secs, 1), cpu_s=round(cpu, 1),
+           s_ep=round(secs / res.epochs_run, 2),
            valid_r30_s=r30 and round(r30, 1), stop=res.stop_reason, load=f"{l0[0]:.1f}-{os.getloadavg()[0]:.1f}",
-           curve=[(e["epoch"], round(e["recall@20"], 4), round(e["mrr@20"], 4), round(e["elapsed"], 1)) for e in res.epochs])
+           curve=[(e["epoch"], round(e["recall@20"], 4), round(e["mrr@20"], 4), round(e["elapsed"], 1))
+                  for e in res.epochs])
 print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
 with open(a.out, "a") as f:
     f.write(json.dumps(row) + "\n")

@@ -32,8 +32,8 @@ class Counters:
     def __init__(self):
         import seqrec.evaluation.metrics as metrics
         import seqrec.evaluation.protocol as protocol
-        import seqrec.training.runner as run
         import seqrec.training.loop as train
+        import seqrec.training.runner as run
         from seqrec.model.recurrent import SeqRecModel
 
         self.counts = {"trainings": 0, "evaluations": 0, "forward_passes": 0}

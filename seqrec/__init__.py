@@ -2,18 +2,17 @@
 
 The library knows nothing of Streamlit; the app and the CLI (`python -m seqrec`) are thin faces over it.
 """
-from seqrec.version import __version__  # noqa: E402
+import importlib
 
-import importlib  # noqa: E402
-
-from seqrec.errors import SeqrecError  # noqa: E402
-from seqrec.config import TrainConfig, PRESETS  # noqa: E402
-from seqrec.data.columns import ColumnMap, guess_columns, resolve_columns  # noqa: E402
-from seqrec.data.metadata import load_item_metadata  # noqa: E402
-from seqrec.data.prepare import Filters, Interactions, load_interactions, prepare  # noqa: E402
-from seqrec.data.read import read_table, read_tables  # noqa: E402
-from seqrec.data.split import ItemVocab, SplitData, leave_last_out  # noqa: E402
-from seqrec.data.stats import dataset_stats  # noqa: E402
+from seqrec.config import PRESETS, TrainConfig
+from seqrec.data.columns import ColumnMap, guess_columns, resolve_columns
+from seqrec.data.metadata import load_item_metadata
+from seqrec.data.prepare import Filters, Interactions, load_interactions, prepare
+from seqrec.data.read import read_table, read_tables
+from seqrec.data.split import ItemVocab, SplitData, leave_last_out
+from seqrec.data.stats import dataset_stats
+from seqrec.errors import SeqrecError
+from seqrec.version import __version__
 
 # name -> module: these need torch, so they are imported on first use and the CLI's data commands, --help and error
 # messages start without paying for `import torch`
@@ -28,7 +27,8 @@ def __getattr__(name):
 
 __all__ = ["SeqrecError", "TrainConfig", "PRESETS", "ColumnMap", "Filters", "Interactions", "load_interactions",
            "read_table", "read_tables", "guess_columns", "resolve_columns", "prepare", "dataset_stats",
-           "load_item_metadata", "ItemVocab", "SplitData", "leave_last_out", "Run", "train_run", "save_run", "load_run"]
+           "load_item_metadata", "ItemVocab", "SplitData", "leave_last_out", "Run", "train_run", "save_run", "load_run",
+           "__version__"]
 
 
 def __dir__():

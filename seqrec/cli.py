@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,8 +24,9 @@ from seqrec.data.stats import dataset_stats
 from seqrec.errors import SeqrecError
 from seqrec.runs.bundle import looks_like_bundle, read_bundle, read_config
 from seqrec.runs.export import to_safe_csv
-from seqrec.runs.store import CLI_OWNER, DB_NAME, check_name, is_run_id, open_store, store_home
+from seqrec.runs.store import CLI_OWNER, DB_NAME, check_name, is_run_id, store_home
 from seqrec.runtime import ServerSettings
+from seqrec.service.library import open_store
 from seqrec.settings import Setting
 from seqrec.training.space import TUNE_SETTINGS, TuneConfig, parse_space, search_space
 
@@ -163,7 +164,8 @@ _number_or_auto.__name__ = "number or auto"  # argparse names the type in its me
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqrec", description="Train and inspect RNN / LSTM / GRU next-item recommenders on an "
                 "interaction CSV (user, item, time). Every command prints one JSON object on stdout.")
-    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates,runs,tune}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,evaluate,recommend,stats,gates,runs,tune}",
+                           parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and print test metrics beside the baselines",
                        description="Train on DATA.csv with per-user leave-last-out (last item = test, second-to-last "
@@ -177,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                          TrainConfig())
     t.add_argument("--config", metavar="FILE", help="start from the settings in a run config JSON (downloaded from the "
                    "app's run library, or a saved run's config.json); options given here override the file")
-    t.add_argument("--save", metavar="DIR", help="save the trained run (config, vocabulary, weights, metrics) to this folder")
+    t.add_argument("--save", metavar="DIR",
+                   help="save the trained run (config, vocabulary, weights, metrics) to this folder")
     t.add_argument("--store", action="store_true", help="also keep the run in the run library ($SEQREC_HOME, "
                    "default ./.seqrec), listed by `python -m seqrec runs`")
     t.add_argument("--publish", action="store_true", help="keep the run in the library's gallery, which every app "
@@ -337,7 +340,7 @@ def cmd_train(a) -> dict:
         out = run.summary()
     else:
         run, out = _train_seeds(data, config, series, a, dataset)
-    out["dropped_rows"] = dict(data.dropped_rows)  # issue 17: rows with an empty user, item or time, per column
+    out["dropped_rows"] = dict(data.dropped_rows)  # rows with an empty user, item or time, per column
     if a.save:
         save_run(run, a.save)
     if a.save:
@@ -446,7 +449,7 @@ def recommend_all_users(run, data, k: int, exclude_seen: bool, items, out: str) 
 
     titles = None
     if items is not None:
-        titles = lambda i: str(items["title"].get(i, "")) if i in items.index else ""  # noqa: E731
+        titles = lambda i: str(items["title"].get(i, "")) if i in items.index else ""
     table, unknown = top_k_for_all_users(run, data, k, exclude_seen, titles=titles)
     try:
         with open(out, "wb") as f:

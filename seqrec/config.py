@@ -41,10 +41,10 @@ class TrainConfig:
                               lo=1, hi=1024, step=4, search=(32, 512), log=True)
     layers: int = _field(1, "int", "Layers", "Stacked recurrent layers; more can learn more, but train slower.",
                          lo=1, hi=4)
-    # Automatic by default (issue 15, BENCHMARKS.md "Round 5"): one fixed value could not serve both kinds of real
-    # log. 0.2 is clearly better on purchase logs where people come back to items (Online Retail, 32% of next items
-    # repeat an earlier one: MRR@20 0.189 vs 0.158 in 3 minutes), 0.5 clearly better on ratings, where an item
-    # appears once per user (MovieLens-shaped: test Recall@20 0.354 vs 0.265).
+    # Automatic by default (docs/experiments/defaults-on-real-data.md, "Round 5"): one fixed value could not serve both
+    # kinds of real log. 0.2 is clearly better on purchase logs where people come back to items (Online Retail, 32% of
+    # next items repeat an earlier one: MRR@20 0.189 vs 0.158 in 3 minutes), 0.5 clearly better on ratings, where an
+    # item appears once per user (MovieLens-shaped: test Recall@20 0.354 vs 0.265).
     dropout: float | None = _field(None, "float", "Dropout", "Share of units dropped on the embeddings and between "
                                    "layers during training, against overfitting. Automatic when left empty (`auto`, "
                                    "the default): 0.2 when users often come back to items (at least 5% of the "
@@ -76,7 +76,7 @@ class TrainConfig:
     max_minutes: float = _field(4.0, "float", "Time limit (minutes)", "Training stops after this many minutes and "
                                 "keeps the best weights so far (0 = no limit).", lo=0.0, hi=1440.0, step=0.5,
                                 fmt="%.1f")  # 1440: a day
-    # Issue 13: CPU threads of one training, fixed when it starts. The float sums inside torch depend on the thread
+    # CPU threads of one training, fixed when it starts. The float sums inside torch depend on the thread
     # count, so the same seed gives the same numbers only at the same count; the run records the count it used.
     cpus: int = _field(0, "int", "CPU threads", "CPU cores (torch threads) this training uses, fixed for the whole "
                        "run: on this machine at most its cores; on a Ray cluster, the CPUs its task asks for. 0 = "
@@ -181,7 +181,7 @@ PRESETS: dict[str, dict] = {
 # What each preset is for is page copy, kept on the app's side with the rest of its text.
 
 
-# ---- a server-wide cap on minutes per training (issue 14) --------------------------------------------------------
+# ---- a server-wide cap on minutes per training -----------------------------------------------------------------------
 # TrainConfig allows up to a day (max_minutes 1440, or 0 = no limit) for the command line; a shared server (the app)
 # caps every training it runs, whatever its form or config file says, so one participant cannot hold a worker slot
 # for hours. The app applies it when a training is queued.

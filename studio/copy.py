@@ -1,9 +1,9 @@
 """Plain-language page text: the explanations for "Inside the network", written for a product manager, not an ML
 researcher, and what each Train preset is for.
 
-Everything follows PyTorch's conventions, which are the equations the models were trained with (see seqrec.inspect.gates).
-In particular PyTorch's GRU computes h' = (1 - z) * n + z * h, so an update gate near 1 means "keep the old state";
-several textbooks and blog posts write the opposite.
+Everything follows PyTorch's conventions, which are the equations the models were trained with (see
+seqrec.inspect.gates). In particular PyTorch's GRU computes h' = (1 - z) * n + z * h, so an update gate near 1
+means "keep the old state"; several textbooks and blog posts write the opposite.
 """
 from __future__ import annotations
 
@@ -126,7 +126,8 @@ def view_text(view: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# "Why this?" page: why a recommendation, and what the model learned (seqrec.inspect.influence, seqrec.inspect.embedding_map)
+# "Why this?" page: why a recommendation, and what the model learned (seqrec.inspect.influence,
+# seqrec.inspect.embedding_map)
 # ------------------------------------------------------------------------------------------------------------------
 
 WHY_TEXTS = {

@@ -8,13 +8,13 @@ import streamlit as st
 
 import seqrec
 from seqrec.data.columns import FILE_ORDER, explain_columns, norm_name
+from seqrec.data.fingerprint import content_fingerprint
 from seqrec.data.metadata import TITLE_NAMES, titles_from_table
 from seqrec.data.prepare import FILTER_SETTINGS, Filters
 from seqrec.data.read import MAX_UNCOMPRESSED_BYTES
 from seqrec.service.dataset import (
     SAMPLES,
     column_values,
-    content_fingerprint,
     load_dataset,
     metadata_coverage,
     numeric_range,

@@ -1,4 +1,4 @@
-"""The Train page's live view of a running job, polled cheaply (issue 14, item 1).
+"""The Train page's live view of a running job, polled cheaply.
 
 Every poll is a script run on the one server and a redraw in the watching browser, so the view is split by what it
 shows. A training waiting in the queue shows one progress line with its place, polled every

@@ -16,11 +16,11 @@ from streamlit.runtime.state import get_session_state
 
 import seqrec
 from seqrec.config import cap_training_minutes
+from seqrec.runs.run import default_run_name
 from seqrec.service import jobs
 from seqrec.service.dataset import Dataset, sample_dataset
+from seqrec.service.library import open_store
 from seqrec.service.seeds import seed_series
-from seqrec.runs.run import default_run_name
-from seqrec.runs.store import open_store
 from studio.textsafe import md_escape
 
 DATASET = "dataset"
@@ -62,8 +62,8 @@ def keep_widget_values() -> None:
             kept[key] = st.session_state[key]
     for key, value in kept.items():
         # Always written back, not only when missing: a value restored on a page without its widget (Train ->
-        # Recommend -> Why this? -> Train) is otherwise ignored by the widget, which then starts at its minimum
-        # (issue 14). Before any widget of the run, so this never overrides a widget drawn in this run.
+        # Recommend -> Why this? -> Train) is otherwise ignored by the widget, which then starts at its minimum.
+        # Before any widget of the run, so this never overrides a widget drawn in this run.
         st.session_state[key] = value
     st.session_state["_kept_widget_values"] = kept
 
@@ -85,7 +85,7 @@ def _read_only_widget(key: str) -> bool:
 
 def collect_finished_job():
     """If this session's job has ended and was not collected yet, add its run to the list; returns that run.
-    The job saved the run to the library itself (issue 14); only a job started without a saver is saved here."""
+    The job saved the run to the library itself; only a job started without a saver is saved here."""
     job = st.session_state.get(JOB)
     if job is None or job.is_active or job.collected:
         return None
@@ -210,7 +210,7 @@ def start_job(dataset: Dataset, config: seqrec.TrainConfig, name: str | None) ->
                                 saver=saver))
 
 
-# ---- issue 13/14: warm workers, a returning session's job, trainings a server restart lost ----------------------
+# ---- warm workers, a returning session's job, trainings a server restart lost ----------------------------------------
 INTERRUPTED_NOTE = "interrupted_note"
 
 
@@ -223,7 +223,7 @@ def _job_setup_once() -> None:
     st.session_state["_job_setup"] = True
     try:
         jobs.warm_up()
-    except Exception:  # noqa: BLE001 - no warm workers: each training then starts its own process
+    except Exception:
         pass
     workspace = session_id()
     try:
@@ -351,7 +351,7 @@ def sidebar(poll: bool = True) -> None:
                        f"Recall@{k} {r.metrics.get(f'recall@{k}', 0):.3f}")
 
 
-# ---- the run library (seqrec.runs.store): runs that outlive the tab ---------------------------------------------------
+# ---- the run library (seqrec.runs.store): runs that outlive the tab --------------------------------------------------
 SESSION_ID = "seqrec_session_id"
 STORE_NOTE = "store_note"
 STORE_WARNED = "store_warned"

@@ -101,7 +101,7 @@ def config_from_widgets() -> tuple[TrainConfig, str]:
 def start_from_form() -> None:
     """The Train button's on_click. A callback runs before the page's script, so the one rerun that follows a press
     already shows the job (queued or running) and a disabled button; starting it in the script needed a second full
-    rerun, a redraw of the whole page that costs the watching browser about 0.4 s of CPU (issue 14). A config over
+    rerun, a redraw of the whole page that costs the watching browser about 0.4 s of CPU. A config over
     the memory budget, or anything unexpected, is kept as a sentence for the page to show."""
     st.session_state.pop(START_ERROR, None)
     if state.training_active():
@@ -110,5 +110,5 @@ def start_from_form() -> None:
         config, run_name = config_from_widgets()
         state.start_seed_series(state.current_dataset(), config.validate(), run_name or None,
                                 int(st.session_state.get("tf_n_seeds") or 1))
-    except Exception as e:  # noqa: BLE001 - the page must stay usable whatever happens
+    except Exception as e:
         st.session_state[START_ERROR] = error_sentence("Starting the training", e)

@@ -59,7 +59,7 @@ class TuneSearch:
             self.tuner.run()
         except SeqrecError as e:
             self.error = str(e)
-        except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
+        except Exception as e:
             self.error = f"The search failed unexpectedly ({type(e).__name__}: {e}); try other settings."
         finally:
             REAPER.forget(self)
@@ -205,7 +205,7 @@ def figures(search: TuneSearch, cell: str):
             fig = plot(study, target_name=f"valid {search.tuner.metric}")
             fig.update_layout(height=360, margin=dict(l=30, r=30, t=40, b=30))
             out.append(fig)
-        except Exception:  # noqa: BLE001 - Optuna declines some trial sets (e.g. one param never varied)
+        except Exception:
             out.append(None)
     return tuple(out)
 

@@ -11,9 +11,9 @@ from seqrec.data.users import find_users, user_item_ids
 from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict, baseline_verdict
 from seqrec.evaluation.uncertainty import seed_summary
 from seqrec.service.demo import quick_demo_runs
+from studio import state
 from studio.nav import PAGE
 from studio.textsafe import md_escape
-from studio import state
 
 
 @contextmanager
@@ -22,7 +22,7 @@ def friendly_errors(action: str = "That action"):
     Messages quote file names and values from the user's data, so they are shown as plain text, never markdown."""
     try:
         yield
-    except Exception as e:  # noqa: BLE001 - the page must stay usable whatever happens
+    except Exception as e:
         st.error(md_escape(error_sentence(action, e)), icon=":material/error:")
 
 
@@ -82,7 +82,7 @@ def show_verdict(verdict: Verdict, with_icon: bool = False) -> None:
 
 def note_unless_better(run, k: int = 20) -> None:
     """Under a run chosen to recommend, trace or explain: when the paired interval does not put it above the best
-    baseline, say so on this page too (issue 15: the product tells the truth wherever a run is used)."""
+    baseline, say so on this page too: the product tells the truth wherever a run is used."""
     verdict = baseline_verdict(run, k)
     if verdict.outcome != BETTER:
         st.caption(f":material/info: {md_escape(verdict.sentence)} A simple baseline recommends at least as well on "

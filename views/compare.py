@@ -3,11 +3,11 @@ import streamlit as st
 
 from seqrec.evaluation import compare
 from seqrec.runs.export import to_safe_csv
+from studio import state
 from studio.figures import training as figures
 from studio.figures.compare import history_length_bars
 from studio.tables import comparison_for_display
 from studio.textsafe import md_escape
-from studio import state
 from studio.ui import link_to_train, show_verdict
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
@@ -43,7 +43,7 @@ metric_col = f"{compare.METRIC_LABELS[metric]}@{k}"
 
 table = compare.comparison_table(runs, ds, k, baselines=None if group.is_current else compare.recorded_baselines(runs),
                                  metric=metric)
-if group.is_current:  # on a large upload the baselines are scored on a seeded sample of users (issue 14): say so
+if group.is_current:  # on a large upload the baselines are scored on a seeded sample of users: say so
     scored = sorted({m["users_scored"] for m in ds.baseline_metrics(sorted({k, *ks}), False).values()
                      if m.get("users_scored")})
     if scored:
@@ -51,8 +51,9 @@ if group.is_current:  # on a large upload the baselines are scored on a seeded s
                    f"{', '.join(f'{n:,}' for n in scored)} users (the same sample every time), which keeps this page "
                    f"within the server's time and memory; their metrics are then estimates.")
 sampled = sorted({r.metrics["users_scored"] for r in runs if r.metrics.get("users_scored")})
-if sampled:  # a trained model's test pass uses a nested seeded sample of a large upload's users (issue 14)
-    st.caption(f"The runs' test metrics are measured on a fixed random sample of {', '.join(f'{n:,}' for n in sampled)} "
+if sampled:  # a trained model's test pass uses a nested seeded sample of a large upload's users
+    st.caption(f"The runs' test metrics are measured on a fixed random sample of "
+               f"{', '.join(f'{n:,}' for n in sampled)} "
                "users (the same users for every run, all of them among the baselines' users).")
 if not runs:
     st.info("Only the baselines so far: train a run to see how a recurrent network compares.",
@@ -87,7 +88,8 @@ if runs:
         show_verdict(compare.run_vs_run_verdict(paired[a], paired[b], k, metric), with_icon=True)
     for run in runs:
         if run.order_check:
-            st.markdown(f"**Does order matter?** {md_escape(run.name)}: {md_escape(run.order_check.get('sentence', ''))}")
+            st.markdown(f"**Does order matter?** {md_escape(run.name)}: "
+                        f"{md_escape(run.order_check.get('sentence', ''))}")
     by_length = compare.history_length_table(runs, f"{metric}@{k}" if metric != "coverage" else f"recall@{k}")
     if len(by_length):
         label = metric_col if metric != "coverage" else f"Recall@{k}"

@@ -1,9 +1,9 @@
 """Home: what the app does, the current data and runs, and the guided path through the pages."""
 import streamlit as st
 
-from studio.textsafe import md_escape
 from studio import state
 from studio.nav import STEPS
+from studio.textsafe import md_escape
 
 st.title(":material/neurology: seqrec studio")
 st.markdown("Train recurrent neural networks (RNN, LSTM, GRU) that predict the **next item** a user will "

@@ -1,12 +1,12 @@
 """Inside the network: every gate of a trained RNN / LSTM / GRU over one history, with plain-language notes."""
 import streamlit as st
 
-from studio.figures import gates as gf
-from studio.copy import RNN_NOTE, cell_intro, gate_text, view_text
 from seqrec.inspect.gates import responsive_units, trace_history
+from studio import state
+from studio.copy import RNN_NOTE, cell_intro, gate_text, view_text
+from studio.figures import gates as gf
 from studio.inside import TOP_N, lstm_vs_gru
 from studio.textsafe import md_escape
-from studio import state
 from studio.ui import chart_with_text, friendly_errors, note_unless_better, offer_quick_demo, pick_user_history
 
 FROM_USER, BY_HAND = "A user from the data", "A history I build"

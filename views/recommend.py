@@ -3,9 +3,9 @@ import streamlit as st
 
 from seqrec.data.users import find_users
 from seqrec.runs import recommend
+from studio import state
 from studio.tables import recommendations_table, user_history
 from studio.textsafe import md_escape
-from studio import state
 from studio.ui import friendly_errors, link_to_train, note_unless_better, show_recommendations
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
@@ -33,7 +33,8 @@ source = sources[model_name]
 if any(source is r for r in runs):
     note_unless_better(source)
 st.download_button(f"Top {k} for every user (CSV)", key="rec_all_users_csv", icon=":material/download:",
-                   data=lambda: recommend.all_users_csv(source, ds, k, exclude), file_name=f"seqrec_top{k}_all_users.csv",
+                   data=lambda: recommend.all_users_csv(source, ds, k, exclude),
+                   file_name=f"seqrec_top{k}_all_users.csv",
                    mime="text/csv", on_click="ignore",
                    help="The chosen model's top K after each user's whole history (what to show them next): columns "
                         "user, rank, item, score (probability) and title. Built when you click.")

@@ -85,7 +85,7 @@ if runs and not state.training_active():
     if run.order_check:
         st.markdown(f"**Does order matter?** {md_escape(run.order_check.get('sentence', ''))}")
     # The curves as a static SVG: a Plotly chart here cost each finishing page ~2 s of browser CPU (loading Plotly),
-    # just as the next trainings start (issue 14). The interactive chart is drawn only when its expander is opened.
+    # just as the next trainings start. The interactive chart is drawn only when its expander is opened.
     st.image(state.cached("final_svg", run, lambda: live_chart_svg(run.batch_losses, run.epochs, k, run.best_epoch)),
              width="stretch")
     interactive = st.expander("Interactive chart (hover for values)", icon=":material/query_stats:",

@@ -3,8 +3,7 @@ learned about items (a map of its item vectors, the user's path through its hidd
 import streamlit as st
 
 from seqrec.inspect import influence as inf_lib
-from studio import state
-from studio import why
+from studio import state, why
 from studio.copy import why_text
 from studio.figures import why as wf
 from studio.textsafe import md_escape

@@ -13,8 +13,8 @@ import lzma
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,11 @@ import pandas as pd
 from seqrec.data.columns import EVENT_NAMES, ITEM_NAMES, RATING_NAMES, TIME_NAMES, USER_NAMES, norm_name
 from seqrec.errors import SeqrecError
 
-Source = Union[str, os.PathLike, bytes, bytearray, io.IOBase]
+Source = str | os.PathLike | bytes | bytearray | io.IOBase
 
 MAX_FILE_BYTES = 2 * 1024**3  # beyond this an in-app, in-memory trainer is the wrong tool
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3  # what a compressed file (.gz, .bz2, .xz, .zip) may unpack to, all members
-# One session's upload, all files together (issue 14): 6,000,000 rows (2,000,000 users x 3) then took 1.7 GB to load
+# One session's upload, all files together: 6,000,000 rows (2,000,000 users x 3) then took 1.7 GB to load
 # and 7.2 GB on Compare; 4,800,000 rows load in a 1.5 GB peak and Compare stays under 1.8 GB (bench/memory_upload.py,
 # RELIABILITY.md), so one upload fits beside the other sessions.
 MAX_FILES = 20
@@ -155,7 +155,7 @@ def unpack(data: bytes, name: str = "the file") -> tuple[list[tuple[str, bytes]]
             except NotImplementedError:
                 raise SeqrecError(f"{name} uses a zip compression method this tool cannot read; re-zip it with the "
                                   f"standard (deflate) method or unzip it first.") from None
-    what = f"1 file" if len(out) == 1 else f"{len(out)} files with the same columns, appended"
+    what = "1 file" if len(out) == 1 else f"{len(out)} files with the same columns, appended"
     return out, [f"unpacked {name} (zip, {what})"]
 
 
@@ -194,7 +194,8 @@ NON_LATIN = {"cp1251", "windows_1251", "koi8_r", "koi8_u", "iso8859_5", "cp866",
 # European exports are far more common, and Windows-1252 / Latin-1 read them right
 ENCODING_NAMES = {"cp1252": "Windows-1252", "cp1251": "Windows-1251 (Cyrillic)", "cp1253": "Windows-1253 (Greek)",
                   "shift_jis": "Shift JIS", "cp932": "Shift JIS", "gb18030": "GB18030", "gb2312": "GB2312",
-                  "big5": "Big5", "euc_kr": "EUC-KR", "koi8_r": "KOI8-R", "latin-1": "Latin-1", "latin_1": "Latin-1", "iso8859_1": "Latin-1",
+                  "big5": "Big5", "euc_kr": "EUC-KR", "koi8_r": "KOI8-R", "latin-1": "Latin-1", "latin_1": "Latin-1",
+                  "iso8859_1": "Latin-1",
                   "iso8859_15": "Latin-9 (ISO-8859-15)", "cp1250": "Windows-1250", "mac_roman": "Mac Roman",
                   "cp850": "DOS code page 850", "cp437": "DOS code page 437"}
 
@@ -210,7 +211,8 @@ def decode_text(data: bytes, name: str = "the file", notes: list | None = None) 
         raise SeqrecError(f"{name} is compressed twice (a compressed file inside a compressed file); decompress it "
                           f"once and try again.")
     if data.startswith(b"PAR1"):
-        raise SeqrecError(f"{name} is a Parquet file (binary data), not a CSV; export the table as a CSV (UTF-8) and try again.")
+        raise SeqrecError(f"{name} is a Parquet file (binary data), not a CSV; export the table as a CSV (UTF-8) and "
+                          f"try again.")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -284,7 +286,7 @@ def sniff_delimiter(lines: list[str]) -> str:
     """The delimiter (, ; tab |) that splits the sample lines into the same number (>1) of fields most often."""
     best, best_score = ",", (-1, -1)
     for d in DELIMITERS:
-        counts = [len(_split_simple(l, d)) for l in lines]
+        counts = [len(_split_simple(line, d)) for line in lines]
         if not counts:
             continue
         values, freq = np.unique(counts, return_counts=True)
@@ -370,7 +372,7 @@ UNSUPPORTED_DELIMITERS = [" ", ":", "^", "~", "#", "/", "!", "&", "*", "+", "="]
 def _one_column_message(lines: list[str], name: str) -> str:
     """Why a file reads as a single column: name the character that does separate its fields, when one does."""
     for ch in UNSUPPORTED_DELIMITERS:
-        counts = {l.strip().count(ch) for l in lines}
+        counts = {line.strip().count(ch) for line in lines}
         if len(counts) == 1 and counts.pop() >= 1:
             what = "spaces" if ch == " " else f"'{ch}'"
             return (f"{name} has only one column because its fields are separated by {what}, which is not a supported "
@@ -462,14 +464,15 @@ class _NotFast(Exception):
 def _parse_text(head: str, size: int, plain: bytes | None, name: str, text: str | None = None,
                 declared: str | None = None) -> pd.DataFrame:
     """Sniff delimiter and header on `head`, then parse `plain` bytes (fast path) or the decoded `text`."""
-    sample_lines = list(itertools.islice((l for l in head.splitlines() if l.strip()), 50))  # strip 50, not 3,000
+    # strip 50, not 3,000
+    sample_lines = list(itertools.islice((line for line in head.splitlines() if line.strip()), 50))
     if len(sample_lines) and size > HEAD:
         sample_lines = sample_lines[:-1] if len(sample_lines) > 1 else sample_lines  # last may be cut
     if not sample_lines:
         raise SeqrecError(f"{name} is empty; choose a CSV with a header line and one row per interaction "
                           f"(user, item, time).")
     delim = declared or sniff_delimiter(sample_lines)
-    rows = [_split_simple(l, delim) for l in sample_lines]
+    rows = [_split_simple(line, delim) for line in sample_lines]
     if len(rows[0]) < 2:
         raise SeqrecError(_one_column_message(sample_lines, name))
     has_header = detect_header(rows[0], rows[1:])
@@ -513,7 +516,8 @@ def _parse_text(head: str, size: int, plain: bytes | None, name: str, text: str 
             raise SeqrecError(f"{name} is not a well-formed CSV ({msg.strip().splitlines()[-1]}); fix the file and "
                               f"try again.") from None
         except pd.errors.EmptyDataError:
-            raise SeqrecError(f"{name} is empty; choose a CSV with a header line and one row per interaction.") from None
+            raise SeqrecError(f"{name} is empty; choose a CSV with a header line and one row per "
+                              f"interaction.") from None
     return _finish(df, name, has_header, delim, " " in text or (delim != "\t" and "\t" in text))
 
 

@@ -86,11 +86,11 @@ def try_parse_times(values: pd.Series, column: str, row_offset: int, numbers: pd
                              "time column")
     if is_num.any():
         first_num, first_date = int(np.flatnonzero(is_num)[0]), int(text_rows[0])
-        return None, False, (f"the time column '{column}' mixes numbers and dates: {int(is_num.sum()):,} value(s) are "
-                             f"numbers (e.g. {quoted(s.iloc[first_num])} on line {_line(s, first_num, row_offset)}) and "
-                             f"{len(text_rows):,} are dates (e.g. {quoted(s.iloc[first_date])} on line "
-                             f"{_line(s, first_date, row_offset)})", "export every time in one format (all dates or all "
-                             "epoch seconds) and try again")
+        return None, False, (f"the time column '{column}' mixes numbers and dates: {int(is_num.sum()):,} value(s) "
+                             f"are numbers (e.g. {quoted(s.iloc[first_num])} on line "
+                             f"{_line(s, first_num, row_offset)}) and {len(text_rows):,} are dates (e.g. "
+                             f"{quoted(s.iloc[first_date])} on line {_line(s, first_date, row_offset)})",
+                             "export every time in one format (all dates or all epoch seconds) and try again")
     secs = (dates - EPOCH).dt.total_seconds().to_numpy(dtype="float64")
     return _refuse_far_future(secs, s, column, row_offset)
 

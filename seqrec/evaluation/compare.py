@@ -7,8 +7,8 @@ torch and sits below seqrec.runs.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -221,12 +221,13 @@ def recorded_baselines(runs: Sequence) -> dict:
     whose baselines cannot be recomputed from the current data)."""
     out: dict = {}
     for r in runs:
-        out.setdefault(bool(r.config.exclude_seen), uncertainty.BaselineResults(r.baselines, getattr(r, "baseline_ranks", {})))
+        out.setdefault(bool(r.config.exclude_seen),
+                       uncertainty.BaselineResults(r.baselines, getattr(r, "baseline_ranks", {})))
     return out
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Intervals and diagnostics across runs (issue 16)
+# Intervals and diagnostics across runs
 # ------------------------------------------------------------------------------------------------------------------
 
 def history_length_table(runs: Sequence, key: str = "recall@20") -> pd.DataFrame:

@@ -6,7 +6,7 @@ credit. A target that was masked out (exclude-seen) is never a hit.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

@@ -3,7 +3,7 @@ items ranked, see seqrec.evaluation.metrics), and a saved run on a (possibly new
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -12,15 +12,15 @@ from seqrec.config import TrainConfig
 from seqrec.data.prepare import Interactions
 from seqrec.data.split import SplitData, leave_last_out, pad_batch
 from seqrec.evaluation import uncertainty
-from seqrec.evaluation.uncertainty import BaselineResults
 from seqrec.evaluation.metrics import evaluate_with_ranks
 from seqrec.evaluation.sparse_ranks import ROWS_PER_BATCH, evaluate_sparse_with_ranks
+from seqrec.evaluation.uncertainty import BaselineResults
 from seqrec.model.baselines import ALL_BASELINES, ItemKNN, SessionKNN, fit_all
 from seqrec.model.recurrent import SeqRecModel
 
 TUNING_USERS = 2000  # ItemKNN chooses its K on a seeded sample of at most this many validation users
 # Above this many test users every other baseline is scored on a seeded sample of them (metrics say `users_scored`):
-# 2,000,000 users took 175 s and a 20.7 GB peak on the Compare page (issue 14) when every baseline was ranked
+# 2,000,000 users took 175 s and a 20.7 GB peak on the Compare page when every baseline was ranked
 # through a dense users x items matrix; ranked from their sparse scores, 200,000 users x 20,000 items take about
 # 1-12 CPU s per baseline (BENCHMARKS.md), and a 250,000-user sample gives each metric to about +-0.002 (95%).
 BASELINE_MAX_USERS = 250_000
@@ -178,7 +178,7 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
         b = _for_protocol(b, split, exclude_seen)
         limit = SESSION_KNN_MAX_USERS if isinstance(b, SessionKNN) else BASELINE_MAX_USERS
         pick = user_sample(len(hist), limit)
-        if pick is not None:  # a seeded sample of users: time and memory bounded whatever the upload (issue 14)
+        if pick is not None:  # a seeded sample of users: time and memory bounded whatever the upload
             m, r = rank_baseline(b, [hist[i] for i in pick], tgt[pick], split.n_items, ks, exclude_seen)
             ranks[name] = np.full(len(hist), np.nan)
             ranks[name][pick] = r

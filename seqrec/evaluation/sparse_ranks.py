@@ -13,15 +13,19 @@ them, here the lower item code).
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from seqrec.evaluation.metrics import _metrics_from
-from seqrec.model.sparse import (SparseScores, _place_in_row, _seen_keys, count_at_least, sorted_unique,
-                                 target_ranks_sparse, top_items_sparse)
+from seqrec.model.sparse import (
+    SparseScores,
+    _place_in_row,
+    _seen_keys,
+    target_ranks_sparse,
+    top_items_sparse,
+)
 
 ROWS_PER_BATCH = 8192  # histories ranked at once: bounds the stored entries and the fallback-prefix checks held
 

@@ -14,8 +14,8 @@ Nothing here draws: functions return numpy arrays or DataFrames; studio.figures.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd

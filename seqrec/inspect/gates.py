@@ -18,16 +18,14 @@ sum_t |h_t - h_{t-1}| with h_0 = 0 (ties: lower unit number first).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from seqrec.config import PRESETS, TrainConfig
 from seqrec.errors import SeqrecError
-from seqrec.training.runner import train_run
 
 # Gate names per cell, in display order. "hidden" is always last.
 GATES: dict[str, tuple[str, ...]] = {

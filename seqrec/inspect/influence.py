@@ -18,15 +18,15 @@ unsure recommendations compare on the same footing.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from seqrec.data.split import pad_batch
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.metrics import target_ranks
-from seqrec.data.split import pad_batch
 
 Label = Callable[[str], str]
 

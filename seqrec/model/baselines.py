@@ -3,7 +3,7 @@
 All score with the same (B, n_items + 1) interface as the neural model, so evaluation runs the identical code path.
 Every `fit(sequences, n_items, valid=None, exclude_seen=False)` takes the same arguments: `valid` = (histories,
 targets) is used by the baselines that choose a setting on validation (ItemKNN's K) and ignored by the others.
-MostPopular and ItemTransitions count; Repeat, ItemKNN and SessionKNN (issue 16) are vectorised with scipy.sparse,
+MostPopular and ItemTransitions count; Repeat, ItemKNN and SessionKNN are vectorised with scipy.sparse,
 no per-user Python loop, and each has `raw_scores(histories)` (float64, before popularity breaks ties) for tests.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ class MostPopular:
     name = "most_popular"
     label = "MostPopular"
 
-    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> "MostPopular":
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> MostPopular:
         flat = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int64)
         self.counts_ = np.bincount(flat, minlength=n_items + 1).astype(np.float32)
         self.counts_[0] = 0
@@ -43,7 +43,7 @@ class ItemTransitions:
     label = "Item-to-item transitions"
 
     def fit(self, sequences: list[np.ndarray], n_items: int, valid=None,
-            exclude_seen: bool = False) -> "ItemTransitions":
+            exclude_seen: bool = False) -> ItemTransitions:
         self.n_items_ = n_items
         self.popularity_ = MostPopular().fit(sequences, n_items).counts_
         prev = np.concatenate([s[:-1] for s in sequences]) if sequences else np.zeros(0, dtype=np.int64)
@@ -149,7 +149,7 @@ BASELINES = (MostPopular, ItemTransitions)
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Stronger baselines (issue 16): fitted once per dataset, scored a whole batch at a time with scipy.sparse / numpy.
+# Stronger baselines: fitted once per dataset, scored a whole batch at a time with scipy.sparse / numpy.
 # ------------------------------------------------------------------------------------------------------------------
 
 TIE_LEVELS = 1 << 14
@@ -227,7 +227,7 @@ class Repeat:
     name = "repeat"
     label = "Repeat own items"
 
-    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> "Repeat":
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> Repeat:
         self.n_items_ = n_items
         self.popularity_ = MostPopular().fit(sequences, n_items).counts_
         return self
@@ -283,7 +283,7 @@ class ItemKNN:
         self.k_history = k_history
         self.k_grid = k_grid
 
-    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> "ItemKNN":
+    def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False) -> ItemKNN:
         self.n_items_ = n_items
         self.popularity_ = MostPopular().fit(sequences, n_items).counts_
         self.sim_ = self._similarities(_binary_rows(sequences, n_items + 1))
@@ -333,9 +333,10 @@ class ItemKNN:
     def sparse_scores(self, histories: list[np.ndarray], k_history: int | None = None) -> SparseScores:
         return sparse_with_popularity_ties(self.raw_sparse(histories, k_history), self.popularity_)
 
-    def tune(self, histories: list[np.ndarray], targets: np.ndarray, exclude_seen: bool = False) -> "ItemKNN":
+    def tune(self, histories: list[np.ndarray], targets: np.ndarray, exclude_seen: bool = False) -> ItemKNN:
         """Set k_history to the value of k_grid with the best Recall@20 on (histories, targets), scored through the
-        evaluation's own pessimistic ranks (seqrec.model.sparse); ties go to the smaller K. Returns self; `tuning_` keeps every K's Recall@20."""
+        evaluation's own pessimistic ranks (seqrec.model.sparse); ties go to the smaller K. Returns self; `tuning_`
+        keeps every K's Recall@20."""
         self.tuning_ = {}
         targets = np.asarray(targets, dtype=np.int64)
         for k in sorted(self.k_grid):
@@ -375,7 +376,7 @@ class SessionKNN:
         self.route = route  # "auto", or force "full" / "sampled" (tests, benchmarks): the same scores either way
 
     def fit(self, sequences: list[np.ndarray], n_items: int, valid=None, exclude_seen: bool = False,
-            last_times: np.ndarray | None = None) -> "SessionKNN":
+            last_times: np.ndarray | None = None) -> SessionKNN:
         self.n_items_ = n_items
         self.popularity_ = MostPopular().fit(sequences, n_items).counts_
         # Sessions are renumbered oldest first, so "most recent" is simply "largest number" everywhere below.

@@ -28,10 +28,10 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import BinaryIO
 
-from seqrec.version import __version__
 from seqrec.config import TrainConfig
 from seqrec.errors import SeqrecError
 from seqrec.runs.store import json_default
+from seqrec.version import __version__
 
 BUNDLE_FORMAT = "seqrec-bundle"
 BUNDLE_VERSION = 1
@@ -47,8 +47,8 @@ MAX_CONFIG_BYTES = 1 * MB  # a config JSON file
 MAX_RATIO = 200  # unpacked / packed: weights barely compress, JSON ~10x; a zip bomb is ~1000x
 METRIC_KEYS = ("name", "metrics", "baselines", "valid_metrics", "dataset", "epochs_run", "best_epoch",
                "train_seconds", "sequences_per_second", "stopped_by_user", "stop_reason", "created",
-               "per_user", "order_check",  # optional (issue 16): per-user ranks behind the intervals
-               "executor", "threads")  # optional (issue 13): where it trained and with how many CPU threads
+               "per_user", "order_check",  # optional: per-user ranks behind the intervals
+               "executor", "threads")  # optional: where it trained and with how many CPU threads
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -106,7 +106,8 @@ def _slug(name: str) -> str:
 
 def config_document(run) -> dict:
     """What `train --config` (and the app's training form) read back: the settings, plus the dataset it was trained
-    on (so a rerun on other data is noticed). `run` is a Run or a run-library row (StoredRun), whose config is a dict."""
+    on (so a rerun on other data is noticed). `run` is a Run or a run-library row (StoredRun), whose config is a
+    dict."""
     config = run.config.to_dict() if hasattr(run.config, "to_dict") else dict(run.config)
     return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "name": run.name, "config": config,
             "dataset": dict(run.dataset or {})}
@@ -122,8 +123,8 @@ def config_bytes(run) -> bytes:
 
 def read_config(source: str | Path | bytes | BinaryIO, name: str | None = None) -> tuple[dict, dict]:
     """(config fields, document) from a config JSON: a run's config download (`config_bytes`), or a bare
-    TrainConfig dict such as a saved run's config.json. The fields are validated as a whole TrainConfig; the caller may still
-    override some before building it."""
+    TrainConfig dict such as a saved run's config.json. The fields are validated as a whole TrainConfig; the caller
+    may still override some before building it."""
     label = name or (str(source) if isinstance(source, (str, Path)) else "The config file")
     raw = _read_limited(source, MAX_CONFIG_BYTES, label, "config file")
     try:
@@ -384,7 +385,7 @@ def read_bundle(source, name: str | None = None, device: str | None = None):
         for n in ("config.json", "vocab.json", "weights.safetensors"):  # fixed names: nothing else is written
             (folder / n).write_bytes(files.pop(n))  # popped: the weights' bytes are freed before their tensors load
         (folder / "run.json").write_bytes(_json_bytes(meta))
-        files.clear()  # so at most one copy of the weights is in memory at any time (issue 14)
+        files.clear()  # so at most one copy of the weights is in memory at any time
         try:
             run = run_files.load_run(folder, device=device)
         except SeqrecError as e:

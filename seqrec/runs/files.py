@@ -21,15 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save as safetensors_bytes
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-from seqrec.version import __version__
 from seqrec.config import TrainConfig
 from seqrec.data.split import ItemVocab
 from seqrec.errors import SeqrecError
 from seqrec.model.recurrent import SeqRecModel
-from seqrec.runtime import pick_device, pid_alive
 from seqrec.runs.run import Run
+from seqrec.runtime import pick_device, pid_alive
+from seqrec.version import __version__
 
 FILES = ("config.json", "vocab.json", "run.json", "weights.safetensors")
 FORMAT = "seqrec-run"
@@ -64,7 +65,7 @@ def _write_run_files(run: Run, folder: Path) -> None:
     _write_weights(run, folder / "weights.safetensors")  # last: a folder without weights is never complete
 
 
-# ---- per-user test results (issue 16): optional in run.json, so runs saved before them still load ---------------
+# ---- per-user test results: optional in run.json, so runs saved before them still load ---------------
 def per_user_json(run: Run) -> dict:
     """Each test user's target rank for the run and every baseline, as small whole numbers: a rank beyond the
     largest K (or a masked target) is stored as `cap` = largest K + 1 (a miss at every K the run reports), a user a
@@ -285,10 +286,10 @@ def run_meta_problem(meta: dict) -> tuple[str, str] | None:
             return k, f"{k} must be text"
     if not isinstance(meta.get("stopped_by_user", False), bool):
         return "stopped_by_user", "stopped_by_user must be true or false"
-    where = meta.get("executor", "local")  # issue 13: where it trained; runs saved before it trained locally
+    where = meta.get("executor", "local")  # where it trained; runs saved before that field trained locally
     if where not in EXECUTORS:
         return "executor", f"executor must be {' or '.join(EXECUTORS)} (got {str(where)[:40]!r})"
-    threads = meta.get("threads", 0)  # 0: not recorded (runs saved before issue 13)
+    threads = meta.get("threads", 0)  # 0: not recorded (runs saved before threads were recorded)
     if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= MAX_THREADS:
         return "threads", f"threads must be a whole number from 0 to {MAX_THREADS} (got {str(threads)[:40]!r})"
     losses = meta.get("batch_losses", [])
@@ -319,7 +320,7 @@ def check_run_meta(meta: dict, where) -> None:
 
 
 # ---- loaded weights are shared: one copy per process for the same saved files ------------------------------------
-_SHARED: "weakref.WeakValueDictionary[tuple, SeqRecModel]" = weakref.WeakValueDictionary()
+_SHARED: weakref.WeakValueDictionary[tuple, SeqRecModel] = weakref.WeakValueDictionary()
 _SHARED_LOCK = threading.Lock()
 
 

@@ -5,18 +5,16 @@ Saving a run to a folder and loading it back live in seqrec.runs.files.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from seqrec.config import TrainConfig
 from seqrec.data.prepare import Interactions
-from seqrec.data.split import ItemVocab, SplitData, leave_last_out
+from seqrec.data.split import ItemVocab
 from seqrec.errors import SeqrecError
 from seqrec.evaluation import uncertainty
 from seqrec.evaluation.protocol import model_scorer
@@ -42,11 +40,11 @@ class Run:
     stopped_by_user: bool = False
     created: str = ""
     stop_reason: str = ""
-    executor: str = "local"  # where it trained: "local" (this machine) or "ray" (a Ray cluster); issue 13
-    # torch CPU threads it trained with, fixed for the whole training (issue 13): float sums depend on the count, so
+    executor: str = "local"  # where it trained: "local" (this machine) or "ray" (a Ray cluster)
+    # torch CPU threads it trained with, fixed for the whole training: float sums depend on the count, so
     # the same seed repeats its numbers exactly only at the same count; 0 for runs saved before it was recorded
     threads: int = 0
-    # Per-user test results (issue 16), in the split's user order; absent (None / {}) for runs saved before them,
+    # Per-user test results, in the split's user order; absent (None / {}) for runs saved before them,
     # whose intervals are then unavailable. Ranks: +inf a certain miss, NaN a user that scorer did not score.
     test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
     baseline_ranks: dict = field(default_factory=dict, repr=False, compare=False)

@@ -28,12 +28,11 @@ import re
 import secrets
 import shutil
 import sqlite3
-import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -428,20 +427,3 @@ def _folder_time(folder: Path) -> float:
         return folder.stat().st_mtime
     except OSError:
         return time.time()
-
-
-_STORES: dict[Path, RunStore] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def open_store(home: str | Path | None = None) -> RunStore:
-    """The library under `home` (default: store_home()), opened once per process; the first opening also removes
-    old orphan folders."""
-    path = Path(home).expanduser().absolute() if home is not None else store_home()
-    with _STORES_LOCK:
-        store = _STORES.get(path)
-        if store is None or not store.db_path.exists():
-            store = RunStore(path)
-            store.cleanup_orphans()
-            _STORES[path] = store
-        return store

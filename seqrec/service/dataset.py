@@ -1,4 +1,5 @@
-"""A loaded dataset as one bundle (the application layer's: it caches the fitted baselines and their metrics): interactions, their leave-last-out split, statistics, item metadata and labels.
+"""A loaded dataset as one bundle (the application layer's: it caches the fitted baselines and their metrics):
+interactions, their leave-last-out split, statistics, item metadata and labels.
 
 The app keeps one Dataset per browser session; every page (and every test) reads items, users and labels from it,
 so an item is shown the same way everywhere and the split is computed once.
@@ -6,25 +7,28 @@ so an item is shown the same way everywhere and the split is computed once.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from seqrec.data.columns import FILE_ORDER, resolve_columns
-from seqrec.data.fingerprint import content_fingerprint, interactions_fingerprint
+from seqrec.data.fingerprint import interactions_fingerprint
 from seqrec.data.metadata import load_item_metadata
 from seqrec.data.prepare import Filters, Interactions, prepare
 from seqrec.data.read import Source, read_tables
+
+# re-exported: the pages and tests read the bundled samples here
+from seqrec.data.samples import (
+    DEFAULT_SAMPLE,
+    SAMPLES,  # noqa: F401
+    sample_named,
+)
 from seqrec.data.split import SplitData, leave_last_out
 from seqrec.data.stats import dataset_stats
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.protocol import evaluate_baselines, fit_baselines
-# re-exported: the pages and tests read the bundled samples here
-from seqrec.data.samples import DEFAULT_SAMPLE, SAMPLE_DIR, SAMPLE_INTERACTIONS, SAMPLE_ITEMS, SAMPLE_NAME, \
-    SAMPLES, sample_named  # noqa: F401
 
 
 @dataclass

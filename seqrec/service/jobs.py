@@ -212,7 +212,7 @@ class TrainingJob(Callback):
         except SeqrecError as e:
             self._finish(FAILED, str(e))
             return None
-        except Exception as e:  # noqa: BLE001 - a slot must never die silently; whoever polls the job shows the sentence
+        except Exception as e:
             self._finish(FAILED, UNEXPECTED.format(what=f"{type(e).__name__}: {e}"))
             return None
         if run is None:  # stopped outright before a batch boundary (the executor says why)
@@ -242,7 +242,7 @@ class TrainingJob(Callback):
             self.saved = self.saver(run)
         except SeqrecError as e:
             self.save_error = str(e)
-        except Exception as e:  # noqa: BLE001 - a failed save must not turn a finished training into a failure
+        except Exception as e:
             self.save_error = f"{type(e).__name__}: {e}"
 
     def _finish(self, status: str, error: str = "") -> None:

@@ -53,7 +53,7 @@ class SessionReaper:
             return True
         try:
             return bool(check(owner))
-        except Exception:  # noqa: BLE001 - when in doubt, work is kept, never stopped
+        except Exception:
             return True
 
     def track(self, work: OwnedWork) -> None:
@@ -98,7 +98,7 @@ class SessionReaper:
             time.sleep(self.every)
             try:
                 self.reap()
-            except Exception:  # noqa: BLE001 - the reaper must outlive any one bad piece of work
+            except Exception:
                 pass
 
 

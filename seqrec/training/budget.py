@@ -55,12 +55,12 @@ class DataShape:
     item_counts: np.ndarray | None = None  # interactions per item (index order), optional
 
     @classmethod
-    def of(cls, split) -> "DataShape":
+    def of(cls, split) -> DataShape:
         """The shape of a SplitData (cheap: lengths only, no copy of the sequences)."""
         lengths = np.fromiter((len(t) for t in split.train), dtype=np.int64, count=len(split.train))
         return cls(n_items=int(split.n_items), train_lengths=lengths)
 
-    def with_item_counts(self, split) -> "DataShape":
+    def with_item_counts(self, split) -> DataShape:
         """Same shape plus interactions per item (train + validation + test targets)."""
         flat = np.concatenate(list(split.train) + [split.valid_target, split.test_target])
         counts = np.bincount(flat.astype(np.int64), minlength=self.n_items + 1)[1:]

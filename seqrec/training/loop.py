@@ -12,8 +12,8 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -22,8 +22,13 @@ from seqrec.config import AUTO_DROPOUT, AUTO_DROPOUT_REPEATS, TrainConfig
 from seqrec.data.split import SplitData, pad_batch
 from seqrec.errors import SeqrecError
 from seqrec.evaluation.protocol import evaluate_model
-from seqrec.model.losses import NegativeSampler, full_softmax_loss, loss_chunk_positions, make_sampler, \
-    sampled_softmax_loss
+from seqrec.model.losses import (
+    NegativeSampler,
+    full_softmax_loss,
+    loss_chunk_positions,
+    make_sampler,
+    sampled_softmax_loss,
+)
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.runtime import pick_device
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Callable, Sequence
 
 import optuna
 
@@ -50,7 +50,8 @@ GRACE_SECONDS = 15.0
 # The search's settings and their defaults (epochs and patience per trial, ...) are TuneConfig's (training/space.py)
 COMPLETE, PRUNED, FAILED, STOPPED = "complete", "pruned", "failed", "stopped"
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)  # progress is ours to report (stderr in the CLI, a table in the app)
+# progress is ours to report (stderr in the CLI, a table in the app)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 # ------------------------------------------------------------------------------------------------------------------

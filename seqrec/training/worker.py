@@ -27,7 +27,7 @@ UNEXPECTED = ("Training failed unexpectedly ({what}). Try smaller settings (batc
               "data, then train again.")
 # Run fields NOT copied from the worker's Run into the payload: the model and vocabulary are rebuilt in the parent,
 # the name and config are the parent's, and where it ran is the executor's to say. Every other field travels (the
-# per-user ranks and order check of issue 16 included), so a field added to Run later travels too.
+# per-user ranks and order check included), so a field added to Run later travels too.
 NOT_SENT = ("name", "config", "vocab", "model", "executor")
 
 
@@ -145,7 +145,7 @@ def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, thread
     lock = threading.Lock()
     send = emit
 
-    def emit(message):  # noqa: F811 - the same emit, safe from the stop watcher's thread too
+    def emit(message):
         with lock:
             send(message)
 
@@ -165,7 +165,7 @@ def run_training(packed: dict, config: dict, opts: dict, emit, stop=None, thread
         emit(("error", "The training ran out of memory; try a smaller model (hidden size, batch size) or fewer "
                        "items."))
         return None
-    except Exception as e:  # noqa: BLE001 - reported as a sentence, never a traceback on the page
+    except Exception as e:
         emit(("error", UNEXPECTED.format(what=f"{type(e).__name__}: {e}")))
         return None
     finally:

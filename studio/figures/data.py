@@ -9,7 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from seqrec.data.columns import FILE_ORDER
-from studio.figures.style import PALETTE, style as _style
+from studio.figures.style import PALETTE
+from studio.figures.style import style as _style
 from studio.textsafe import plot_escape_all
 
 

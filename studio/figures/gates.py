@@ -6,7 +6,7 @@ Every function takes a GateTrace (seqrec.inspect.gates) and a `label` function (
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go

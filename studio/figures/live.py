@@ -1,4 +1,4 @@
-"""The live training chart as a small static SVG (issue 14, item 1).
+"""The live training chart as a small static SVG.
 
 A watching page redraws its live chart every few seconds while its training runs. As a Plotly figure that cost the
 browser about 2 s of CPU to load Plotly and a few tenths of a second per redraw (measured in chromium: a page
@@ -12,7 +12,7 @@ Only numbers go into the SVG (no run or item names), so it needs no escaping of 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,7 +43,8 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, color: str, width: float, opacity:
             f'stroke-opacity="{opacity}" stroke-linejoin="round"/>')
 
 
-def _frame(x0: float, x1: float, title: str, lo: float, hi: float, x_label: str, x_first: str, x_last: str) -> list[str]:
+def _frame(x0: float, x1: float, title: str, lo: float, hi: float, x_label: str, x_first: str,
+           x_last: str) -> list[str]:
     parts = [f'<text x="{x0}" y="20" font-size="17" font-weight="600" fill="{TEXT}">{title}</text>']
     for frac in (0.0, 0.5, 1.0):
         y = BOTTOM - frac * (BOTTOM - TOP)

@@ -9,5 +9,6 @@ LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), height=340, legend=dict(orien
 
 
 def style(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), **{**LAYOUT, **({"height": height} if height else {})})
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left"),
+                      **{**LAYOUT, **({"height": height} if height else {})})
     return fig

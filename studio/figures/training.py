@@ -5,14 +5,15 @@ Each function takes library objects and returns a `plotly.graph_objects.Figure`;
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from studio.figures.style import LAYOUT, PALETTE, style as _style
+from studio.figures.style import LAYOUT, PALETTE
+from studio.figures.style import style as _style
 from studio.textsafe import plot_escape, plot_escape_all
 
 

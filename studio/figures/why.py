@@ -1,15 +1,15 @@
 """Plotly figures for the "Why this?" page: history influence bars, the same explanation across runs, the item map,
 the interest trajectory and similar items.
 
-Every function takes library results (seqrec.inspect.influence / seqrec.inspect.embedding_map) and a `label` function (item ID ->
-readable name) and returns a `plotly.graph_objects.Figure`; nothing here draws, caches or knows about Streamlit.
-Every item name goes through `textsafe.plot_escape` (after any shortening, so an entity stays whole): plotly renders
-a subset of HTML in titles, ticks and hover text, and an item title must never become a link or markup. Run names
-reach hover text through %{fullData.name}, never as template text.
+Every function takes library results (seqrec.inspect.influence / seqrec.inspect.embedding_map) and a `label`
+function (item ID -> readable name) and returns a `plotly.graph_objects.Figure`; nothing here draws, caches or knows
+about Streamlit. Every item name goes through `textsafe.plot_escape` (after any shortening, so an entity stays
+whole): plotly renders a subset of HTML in titles, ticks and hover text, and an item title must never become a link
+or markup. Run names reach hover text through %{fullData.name}, never as template text.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from seqrec.runs.store import open_store
+from seqrec.service.library import open_store
 from studio.nav import PAGE
 from tests.app.apppage import open_app_page
 

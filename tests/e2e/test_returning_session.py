@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from seqrec.runs.store import open_store
+from seqrec.service.library import open_store
 from studio.nav import PAGE
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")

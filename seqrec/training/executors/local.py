@@ -247,7 +247,7 @@ class LocalExecutor:
     def _warm_one(self) -> None:
         try:
             w = self._spawn()
-        except Exception:  # noqa: BLE001 - no warm worker this time; a training then starts its own
+        except Exception:
             with self._lock:
                 self._starting -= 1
             return

@@ -63,7 +63,7 @@ class RayHandle(StreamHandle):
         ray = self._ray
         try:
             msgs = ray.get(self.channel.drain.remote(), timeout=30)
-        except Exception:  # noqa: BLE001 - the actor is gone (node lost): judged by the task's own fate below
+        except Exception:
             msgs = []
         if any(m[0] == "finished" for m in msgs) or self._task_done:
             msgs = [m for m in msgs if m[0] != "finished"] + self._task_outcome()
@@ -76,14 +76,14 @@ class RayHandle(StreamHandle):
     def _drain_quietly(self):
         try:
             return [m for m in self._ray.get(self.channel.drain.remote(), timeout=30) if m[0] != "finished"]
-        except Exception:  # noqa: BLE001
+        except Exception:
             return []
 
     def _task_outcome(self) -> list:
         self._task_done = True
         try:
             payload = self._ray.get(self.ref)
-        except Exception as e:  # noqa: BLE001 - a cancelled, crashed or lost task
+        except Exception as e:
             if self.stop_requested and ("Cancel" in type(e).__name__):
                 return []
             self._error = DIED.format(code=f"; Ray: {type(e).__name__}")
@@ -98,13 +98,13 @@ class RayHandle(StreamHandle):
     def _signal_stop(self):
         try:
             self.channel.stop.remote()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
     def _kill(self):
         try:
             self._ray.cancel(self.ref, force=True)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         self._release()
 
@@ -114,7 +114,7 @@ class RayHandle(StreamHandle):
         self._released = True
         try:
             self._ray.kill(self.channel)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 
@@ -131,7 +131,7 @@ class RayExecutor:
             try:
                 ray.init(address=address or "auto", ignore_reinit_error=True, log_to_driver=False,
                          logging_level="ERROR")
-            except Exception as e:  # noqa: BLE001 - e.g. nothing listening at the address
+            except Exception as e:
                 raise SeqrecError(f"Could not connect to the Ray cluster at {address!r} ({type(e).__name__}: "
                                   f"{str(e).splitlines()[0] if str(e) else ''}); start it with `ray start --head` "
                                   f"or fix SEQREC_RAY_ADDRESS / --ray.") from None
@@ -146,7 +146,7 @@ class RayExecutor:
         cpus = int(config.cpus or self.cpus)
         try:
             nodes = [n.get("Resources", {}).get("CPU", 0) for n in self.ray.nodes() if n.get("Alive")]
-        except Exception:  # noqa: BLE001 - a cluster that cannot say: Ray decides
+        except Exception:
             nodes = []
         if nodes and cpus > max(nodes):
             raise SeqrecError(f"The training asks for {cpus} CPUs per task (the CPU threads setting, or "
@@ -159,14 +159,14 @@ class RayExecutor:
             return 0
         try:
             return 1 if self.ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        except Exception:  # noqa: BLE001
+        except Exception:
             return 0
 
     def capacity(self, threads_each: int) -> int:
         """Tasks the cluster's CPUs hold at once (each takes self.cpus; `threads_each` is Ray's to place)."""
         try:
             cpus = float(self.ray.cluster_resources().get("CPU", 0))
-        except Exception:  # noqa: BLE001 - a cluster that cannot answer: one at a time
+        except Exception:
             return 1
         return max(1, int(cpus // max(1, self.cpus)))
 

@@ -11,7 +11,8 @@ from seqrec import leave_last_out, load_interactions
 from seqrec.data.samples import sample_named
 from seqrec.evaluation.metrics import evaluate_with_ranks
 from seqrec.evaluation.protocol import rank_baseline, tuning_sample
-from seqrec.evaluation.sparse_ranks import SparseScores, count_at_least, evaluate_sparse_with_ranks, target_ranks_sparse
+from seqrec.evaluation.sparse_ranks import evaluate_sparse_with_ranks
+from seqrec.model.sparse import SparseScores, count_at_least, target_ranks_sparse
 from seqrec.model.baselines import ALL_BASELINES, ItemTransitions, fit_all
 
 
