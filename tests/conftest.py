@@ -4,8 +4,11 @@ test files reuse (training is the slow part, so each configuration trains once p
 
 Tiers: the README's test command runs the fast tier, every test without a tier marker. `slow`, `process`, `ray`,
 `browser` and `load` (pyproject.toml describes each) opt in; .ci/run runs them after the fast tier."""
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 # Before torch loads: idle OpenMP threads must not spin on a shared 2-core machine.
@@ -14,11 +17,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # a torch import): a test about the worker processes asks for them with the `worker_processes` fixture. Set before
 # anything reads it; tests that start a real server (tests/e2e/browsers.py) give it the product's default instead.
 os.environ["SEQREC_EXECUTOR"] = "thread"
-
-import atexit  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-
 # The app saves every finished run to the run library: tests (and the app servers they start) use a throwaway one,
 # never the repo's .seqrec/. Tests that look inside the library point SEQREC_HOME at their own tmp_path.
 os.environ["SEQREC_HOME"] = tempfile.mkdtemp(prefix="seqrec-test-home-")
@@ -54,6 +52,23 @@ TINY_SAMPLE_CONFIG = TrainConfig(embedding_dim=16, hidden_size=16, dropout=0.0, 
 # On the CI machine everything a tier needs is installed (chromium, Ray, Linux's /proc): a skip there would let a
 # tier pass without testing anything, so .ci/run sets this and a skip fails instead.
 NO_SKIPS_ENV = "SEQREC_NO_SKIPS"
+
+
+# The fixtures that train the session's shared runs on the whole sample (about 10 s a cell on 2 cores).
+SHARED_TRAINING_FIXTURES = {"trained_runs", "gru_run"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (the README's `-n 2 --dist loadgroup`), keep each test file in one worker process, so its
+    module fixtures are built once; and the files that use the session's trained runs all in one worker, so those
+    runs are trained once, not once per worker."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    shared = {item.path for item in items if SHARED_TRAINING_FIXTURES & set(item.fixturenames)}
+    for item in items:
+        group = "shared-trained-runs" if item.path in shared else str(item.path.relative_to(REPO_ROOT))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(wrapper=True)

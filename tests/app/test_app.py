@@ -8,10 +8,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from studio.nav import PAGE  # noqa: E402
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from studio.nav import PAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -249,6 +250,7 @@ def test_stop_ends_training_early_and_keeps_the_best_weights():
     assert any("stopped by you" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # a whole Quick demo training on the sample while the pages switch: ~12 s on 2 cores
 def test_page_switch_during_training_neither_loses_nor_duplicates_it():
     at = new_app()
     open_page(at, PAGE["train"])
@@ -328,7 +330,8 @@ def test_compare_lists_runs_and_baselines(trained):
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(charts) == 4  # bars with error bars, validation and loss curves, recall by history length
     bars = charts[0]["data"][0]
-    assert bars["error_x"]["type"] == "data" and "whiskers: 95% interval" in charts[0]["layout"]["xaxis"]["title"]["text"]
+    assert bars["error_x"]["type"] == "data"
+    assert "whiskers: 95% interval" in charts[0]["layout"]["xaxis"]["title"]["text"]
     assert "by history length" in charts[3]["layout"]["title"]["text"] and len(charts[3]["data"]) == 6
     assert any(m.value.replace("\\", "").startswith("**Does order matter?** quick gru: Shuffling") for m in at.markdown)
     at.selectbox(key="cmp_metric").set_value("mrr").run()

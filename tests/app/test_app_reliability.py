@@ -6,7 +6,6 @@ import json
 from studio.nav import PAGE
 from tests.helpers import ROOT, SAMPLE
 
-
 # ------------------------------------------------------------------------------------------------------------------
 # The app: memory refusal on the Train page, upload limit, session isolation
 # ------------------------------------------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
-from streamlit.proto.WidgetStates_pb2 import WidgetStates  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
+from streamlit.testing.v1 import AppTest
 
-from studio.nav import PAGE  # noqa: E402
+from studio.nav import PAGE
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 pytestmark = pytest.mark.usefixtures("home")
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("home")
 
 def browse(at: AppTest, page: str) -> AppTest:
     at.switch_page(PAGE[page])
-    at._run(WidgetStates())  # noqa: SLF001 (as a browser: the page left sends no widget values)
+    at._run(WidgetStates())
     assert not at.exception, (page, at.exception)
     return at
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
-from streamlit import config as st_config  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
 
-from seqrec import SeqrecError, TrainConfig  # noqa: E402
-from seqrec.cli import build_parser  # noqa: E402
-from seqrec.config import MAX_TRAIN_MINUTES_ENV, cap_training_minutes, server_minutes_cap  # noqa: E402
-from studio.nav import PAGE  # noqa: E402
+from seqrec import SeqrecError, TrainConfig
+from seqrec.cli import build_parser
+from seqrec.config import MAX_TRAIN_MINUTES_ENV, cap_training_minutes, server_minutes_cap
+from studio.nav import PAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

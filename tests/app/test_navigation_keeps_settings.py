@@ -14,11 +14,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
-from streamlit.proto.WidgetStates_pb2 import WidgetStates  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
+from streamlit.testing.v1 import AppTest
 
-from studio.nav import PAGE  # noqa: E402
+from studio.nav import PAGE
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 # every number of the form away from its preset and from its minimum, plus the other widgets
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("home")  # every test gets its own empty ru
 def browse(at: AppTest, page: str) -> AppTest:
     """Switch page like a browser: the widgets of the page left send nothing."""
     at.switch_page(PAGE[page])
-    at._run(WidgetStates())  # noqa: SLF001 (AppTest's public run() would re-send the old page's widget values)
+    at._run(WidgetStates())
     assert not at.exception, (page, at.exception)
     return at
 

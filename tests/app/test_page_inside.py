@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 from seqrec import TrainConfig, train_run
 from studio import nav
 
-
 PAGE = nav.PAGE["inside"]
 
 

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import pytest
+from streamlit.testing.v1 import AppTest
 
-from seqrec.runs.store import RunStore  # noqa: E402
-from studio.state import SESSION_ID  # noqa: E402
-from studio.nav import PAGE  # noqa: E402
+from seqrec.runs.store import RunStore
+from studio.nav import PAGE
+from studio.state import SESSION_ID
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 120

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from apppage import open_app_page
+
 from studio.nav import PAGE
 
 TIMEOUT = 120

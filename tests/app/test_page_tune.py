@@ -40,6 +40,7 @@ def run_until_done(at, limit: float = 120):
     assert not at.session_state["tuning"].running
 
 
+@pytest.mark.slow  # a whole search of two cells through the page: ~10 s on 2 cores
 def test_tune_page_searches_shows_the_best_per_cell_and_keeps_a_run(page):
     at = page
     assert not at.error

@@ -7,13 +7,13 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from seqrec.config import SETTINGS  # noqa: E402
-from seqrec.service.dataset import SAMPLES  # noqa: E402
-from studio import data_form  # noqa: E402
-from studio.nav import PAGE  # noqa: E402
-from studio.train_form import CHOICES, SWITCHES  # noqa: E402
+from seqrec.config import SETTINGS
+from seqrec.service.dataset import SAMPLES
+from studio import data_form
+from studio.nav import PAGE
+from studio.train_form import CHOICES, SWITCHES
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqrec.service.dataset import sample_dataset
 from seqrec.evaluation.compare import comparison_table
 from seqrec.runs import recommend
+from seqrec.service.dataset import sample_dataset
 from studio import tables
 from studio.figures import data as data_figures
 from studio.figures import training as figures

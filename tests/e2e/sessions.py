@@ -14,7 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it, before torch loads
 
-from studio.nav import PAGE  # noqa: E402
+from studio.nav import PAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -155,7 +155,7 @@ def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, pr
     def person(i):
         try:
             results[i] = one_session(csv, epochs, preset, barrier, timeout, pressed, cpus)
-        except Exception as e:  # noqa: BLE001 - a crashed session is a result to report, not a crash of the bench
+        except Exception as e:
             results[i] = dict(finished=False, errors=[f"{type(e).__name__}: {e}"])
             for b in (barrier, pressed):
                 if b is not None:

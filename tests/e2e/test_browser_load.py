@@ -1,12 +1,11 @@
-"""Issue 14, item 1, in real browsers: 4 chromium sessions press Train (Quick demo) at once and stay on the Train
-page, which polls its job; all 4 finish with no error on any page. Timing is measured, not asserted: bench/browser_load.py (10 sessions)
+"""In real browsers: 4 chromium sessions press Train (Quick demo) at once and stay on the Train page, which polls
+its job; all 4 finish with no error on any page. Timing is measured, not asserted: bench/browser_load.py (10 sessions)
 reports each session's time against solo x queue place in RELIABILITY.md."""
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from browsers import chromium_path, streamlit_server, train_in_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.load]

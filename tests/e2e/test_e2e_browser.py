@@ -141,7 +141,8 @@ def test_upload_train_recommend_in_a_real_browser(server, tmp_path):
             _shot(page, "why")
 
             _go(page, "Runs")
-            expect(page.get_by_role("button", name="Loaded in this session").first).to_be_visible()  # auto-saved, in use
+            # auto-saved, in use
+            expect(page.get_by_role("button", name="Loaded in this session").first).to_be_visible()
             _shot(page, "runs")
 
             # A page opened by its own address still goes through the router: full navigation and sidebar.

@@ -246,7 +246,8 @@ def test_an_uncommented_function_level_import_is_found(tmp_path):
 
 
 def test_an_upward_import_is_found_at_any_depth(tmp_path):
-    root = _package(tmp_path, {"data/__init__.py": "", "data/x.py": "def f():\n    from seqrec.model import m  # lazy\n",
+    root = _package(tmp_path, {"data/__init__.py": "",
+                               "data/x.py": "def f():\n    from seqrec.model import m  # lazy\n",
                                "model/__init__.py": "", "model/m.py": "from seqrec.data import x\n",
                                "cli.py": "from seqrec.model import m\n", "runs/__init__.py": "",
                                "runs/r.py": "import seqrec\n"})

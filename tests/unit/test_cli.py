@@ -113,6 +113,7 @@ def after_training(repo_root, trained, small_csv):
     })
 
 
+@pytest.mark.slow  # after_training: five real `python -m seqrec` processes, ~18 s on 2 cores
 def test_recommend_gives_k_items_and_lists_unknown_ones(after_training):
     proc = after_training["recommend"]
     assert proc.returncode == 0, proc.stderr
@@ -122,6 +123,7 @@ def test_recommend_gives_k_items_and_lists_unknown_ones(after_training):
     assert out["unknown_items"] == ["NO-SUCH-ITEM"]
 
 
+@pytest.mark.slow  # after_training: five real `python -m seqrec` processes, ~18 s on 2 cores
 def test_recommend_exclude_seen_removes_history_items(after_training, small_csv):
     n_items = load_interactions(small_csv).n_items
     plain = [r["item"] for r in one_json_object(after_training["all"].stdout)["recommendations"]]
@@ -130,6 +132,7 @@ def test_recommend_exclude_seen_removes_history_items(after_training, small_csv)
     assert len(masked) == n_items - 2 and not {"P0051", "P0127"} & set(masked)
 
 
+@pytest.mark.slow  # after_training: five real `python -m seqrec` processes, ~18 s on 2 cores
 def test_stats_prints_dataset_numbers(after_training, small_csv):
     proc = after_training["stats"]
     assert proc.returncode == 0, proc.stderr
@@ -139,6 +142,7 @@ def test_stats_prints_dataset_numbers(after_training, small_csv):
     assert out["sequence_length"]["min"] >= 3
 
 
+@pytest.mark.slow  # after_training: five real `python -m seqrec` processes, ~18 s on 2 cores
 def test_evaluate_on_the_training_file_reproduces_the_training_metrics(after_training, trained):
     proc = after_training["evaluate"]
     assert proc.returncode == 0, proc.stderr
@@ -269,6 +273,8 @@ def bad_results(repo_root, trained, small_csv, tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
+@pytest.mark.slow  # one real `python -m seqrec` per case, ~25 s on 2 cores (the corpus runs in-process in
+# tests/unit/data/test_bad_inputs.py in the fast tier)
 def test_bad_input_exits_2_with_one_error_line(bad_results, case):
     proc = bad_results[case]
     assert proc.returncode == 2, (case, proc.returncode, proc.stderr)

@@ -17,20 +17,22 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
 
-from seqrec import SeqrecError, TrainConfig, load_interactions, load_item_metadata, read_table  # noqa: E402
-from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.runs.export import neutralise_formulas, to_safe_csv  # noqa: E402
-from studio.textsafe import md_escape, plot_escape  # noqa: E402
+from seqrec import SeqrecError, TrainConfig, load_interactions, load_item_metadata, read_table
+from seqrec.cli import main as cli_main
+from seqrec.runs.export import neutralise_formulas, to_safe_csv
+from studio.textsafe import md_escape, plot_escape
 
 ROOT = Path(__file__).resolve().parents[3]
 BAD = ROOT / "tests" / "data" / "bad"
 sys.path.insert(0, str(BAD))
-from make_corpus import files as corpus_files, generate  # noqa: E402
+from make_corpus import files as corpus_files  # noqa: E402
+from make_corpus import generate  # noqa: E402
+
 from studio.nav import PAGE  # noqa: E402
 
 MANIFEST = json.loads((BAD / "expected.json").read_text(encoding="utf-8"))["cases"]
@@ -304,10 +306,11 @@ def _strings(obj) -> str:
 
 
 def test_figures_show_titles_and_names_escaped(hostile_dataset, hostile_runs):
-    from studio.figures import data as data_figures, training as figures
-    from studio.figures import gates as gate_figures
     from seqrec.evaluation.compare import comparison_table
     from seqrec.inspect.gates import trace_history
+    from studio.figures import data as data_figures
+    from studio.figures import gates as gate_figures
+    from studio.figures import training as figures
 
     ds = hostile_dataset
     labels = [ds.item_label(i) for i in ds.item_ids]

@@ -7,7 +7,17 @@ import zipfile
 import pandas as pd
 import pytest
 
-from seqrec import Filters, SeqrecError, dataset_stats, guess_columns, leave_last_out, load_interactions, load_item_metadata, read_table, read_tables
+from seqrec import (
+    Filters,
+    SeqrecError,
+    dataset_stats,
+    guess_columns,
+    leave_last_out,
+    load_interactions,
+    load_item_metadata,
+    read_table,
+    read_tables,
+)
 
 HEADER = "user_id,item_id,timestamp\n"
 ROWS = "u1,a,1\nu1,b,2\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n"

@@ -43,7 +43,8 @@ def test_every_branch_of_the_one_key_sort_orders_like_the_stable_sort(seed):
     check_order(users, 1_600_000_000 + rng.integers(0, 300, n) / 1000)  # milliseconds: ranks of the times
     check_order(users, rng.choice([-0.0, 0.0, 1.5, 2.25], n))  # fractions, and -0.0 tied with 0.0
     check_order(users, rng.integers(0, 3, n) * 1e17)  # whole but too far apart for one key: ranks of the times
-    check_order(users.astype(np.int64) * 2**40, rng.integers(0, 300, n) / 7)  # too many users for one key: two stable sorts
+    # too many users for one key: two stable sorts
+    check_order(users.astype(np.int64) * 2**40, rng.integers(0, 300, n) / 7)
 
 
 def frame_of(data) -> dict:

@@ -14,16 +14,16 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-import seqrec.data.read as read_module  # noqa: E402
-from seqrec import Filters, SeqrecError, dataset_stats, leave_last_out, load_interactions, load_item_metadata  # noqa: E402
-from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.data.columns import explain_columns, guess_columns  # noqa: E402
-from seqrec.data.metadata import guess_title_column, titles_from_table  # noqa: E402
-from seqrec.data.read import read_table  # noqa: E402
+import seqrec.data.read as read_module
+from seqrec import Filters, SeqrecError, dataset_stats, leave_last_out, load_interactions, load_item_metadata
+from seqrec.cli import main as cli_main
+from seqrec.data.columns import explain_columns, guess_columns
+from seqrec.data.metadata import guess_title_column, titles_from_table
+from seqrec.data.read import read_table
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD = "user_id,item_id,timestamp\n" + "".join(f"u{u},i{(u * 3 + k) % 7},{1700000000 + 60 * k}\n"

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from seqrec.service.dataset import DEFAULT_SAMPLE, SAMPLES, sample_dataset, sample_named
 from seqrec.errors import SeqrecError
+from seqrec.service.dataset import DEFAULT_SAMPLE, SAMPLES, sample_dataset, sample_named
 
 
 def test_both_samples_are_shipped_with_titles_and_the_synthetic_one_opens_first():

@@ -9,15 +9,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
 
-from seqrec import SeqrecError  # noqa: E402
-from seqrec.data import read  # noqa: E402
-from seqrec.service.dataset import sample_dataset  # noqa: E402
-from seqrec.evaluation import protocol  # noqa: E402
-from studio.nav import PAGE  # noqa: E402
+from seqrec import SeqrecError
+from seqrec.data import read
+from seqrec.evaluation import protocol
+from seqrec.service.dataset import sample_dataset
+from studio.nav import PAGE
 
 ROOT = Path(__file__).resolve().parents[3]
 CSV = b"user_id,item_id,timestamp\n" + b"".join(f"u{i // 3},i{i % 7},{i}\n".encode() for i in range(30))
@@ -72,7 +72,8 @@ def test_a_trained_model_is_scored_on_a_nested_seeded_sample_of_many_users(monke
     assert np.isfinite(baselines.ranks["item_knn"][model_users]).all()  # nested: inside the baselines' sample
     summary = run.uncertainty_summary()  # intervals on the users both scored
     assert summary["comparison"]["verdict"] in ("better", "no clear difference", "worse")
-    assert summary["metrics_ci95"]["recall@20"][0] <= run.metrics["recall@20"] <= summary["metrics_ci95"]["recall@20"][1]
+    low, high = summary["metrics_ci95"]["recall@20"]
+    assert low <= run.metrics["recall@20"] <= high
     assert protocol.user_sample(3000, 500).tolist() == protocol.user_sample(3000, 500).tolist()  # seeded
 
 

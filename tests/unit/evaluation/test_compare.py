@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import seqrec
-from seqrec.service.dataset import sample_dataset
 from seqrec.evaluation import compare, uncertainty
+from seqrec.service.dataset import sample_dataset
 
 TINY = dict(embedding_dim=16, hidden_size=16, epochs=2, batch_size=256, patience=0, seed=1)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqrec.model.baselines import ItemTransitions, MostPopular
 from seqrec.evaluation.metrics import evaluate_scorer, mrr_at_k, ndcg_at_k, recall_at_k, target_ranks
+from seqrec.model.baselines import ItemTransitions, MostPopular
 
 NEG = -math.inf
 

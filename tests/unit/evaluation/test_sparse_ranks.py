@@ -12,8 +12,8 @@ from seqrec.data.samples import sample_named
 from seqrec.evaluation.metrics import evaluate_with_ranks
 from seqrec.evaluation.protocol import rank_baseline, tuning_sample
 from seqrec.evaluation.sparse_ranks import evaluate_sparse_with_ranks
-from seqrec.model.sparse import SparseScores, count_at_least, target_ranks_sparse
 from seqrec.model.baselines import ALL_BASELINES, ItemTransitions, fit_all
+from seqrec.model.sparse import SparseScores, count_at_least, target_ranks_sparse
 
 
 @pytest.fixture(scope="module")

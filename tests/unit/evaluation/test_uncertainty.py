@@ -143,8 +143,9 @@ def test_dataset_caches_baselines_with_ranks(small_dataset):
 
 
 def test_a_bundle_carries_the_per_user_results(gru_run):
-    from seqrec.runs.bundle import bundle_bytes, read_bundle
     import io
+
+    from seqrec.runs.bundle import bundle_bytes, read_bundle
 
     loaded = read_bundle(io.BytesIO(bundle_bytes(gru_run)), "run.zip")
     assert loaded.summary()["comparison"] == gru_run.summary()["comparison"]

@@ -12,8 +12,18 @@ from torch import nn
 
 from seqrec import SeqrecError, TrainConfig, load_interactions, save_run, train_run
 from seqrec.cli import main
-from seqrec.inspect.gates import (GATES, hidden_change, replay_model, replay_module, responsive_units, saturation,
-                          summarize, summarize_gate, trace_history, trace_history_json)
+from seqrec.inspect.gates import (
+    GATES,
+    hidden_change,
+    replay_model,
+    replay_module,
+    responsive_units,
+    saturation,
+    summarize,
+    summarize_gate,
+    trace_history,
+    trace_history_json,
+)
 from seqrec.model.recurrent import SeqRecModel
 
 TOL = 1e-5
@@ -247,6 +257,7 @@ def test_trace_json_has_items_gates_summaries_and_top_units(tiny_runs):
         trace_history_json(run, history, top_units=0)
 
 
+@pytest.mark.slow  # real `python -m seqrec gates` processes: ~8 s on 2 cores
 def test_cli_gates_prints_the_trace_of_a_saved_run(tiny_runs, tmp_path):
     run = tiny_runs["gru"]
     save_run(run, tmp_path / "run")

@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from seqrec import SeqrecError, TrainConfig, load_interactions, train_run
+from seqrec.data.split import ItemVocab
+from seqrec.evaluation.metrics import target_ranks
 from seqrec.inspect import embedding_map as em
 from seqrec.inspect import influence as infl
-from studio.figures import why as wf
-from studio.copy import WHY_TEXTS, why_text
-from seqrec.evaluation.metrics import target_ranks
 from seqrec.model.recurrent import SeqRecModel
 from seqrec.runs.run import Run
-from seqrec.data.split import ItemVocab
+from studio.copy import WHY_TEXTS, why_text
+from studio.figures import why as wf
 
 CELLS = ("rnn", "lstm", "gru")
 

@@ -8,8 +8,16 @@ import torch
 
 from seqrec import leave_last_out, load_interactions
 from seqrec.evaluation.metrics import evaluate_scorer
-from seqrec.model.baselines import (ALL_BASELINES, BASELINES, ItemKNN, MostPopular, Repeat, SessionKNN, fit_all,
-                                    with_popularity_ties)
+from seqrec.model.baselines import (
+    ALL_BASELINES,
+    BASELINES,
+    ItemKNN,
+    MostPopular,
+    Repeat,
+    SessionKNN,
+    fit_all,
+    with_popularity_ties,
+)
 
 TRAIN = [np.array([1, 2]), np.array([1, 2, 3]), np.array([3, 4])]  # 4 items; sessions oldest first
 N_ITEMS = 4

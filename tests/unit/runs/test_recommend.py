@@ -8,8 +8,8 @@ import pytest
 
 import seqrec
 from seqrec.data import users
-from seqrec.service.dataset import sample_dataset
 from seqrec.runs import recommend
+from seqrec.service.dataset import sample_dataset
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from seqrec.model.recurrent import SeqRecModel
 from seqrec.runs import files as run_files
 from tests.helpers import ROOT, SAMPLE, TINY, assert_one_error_line, cli
 
-
 # ------------------------------------------------------------------------------------------------------------------
 # Run files that could hurt
 # ------------------------------------------------------------------------------------------------------------------

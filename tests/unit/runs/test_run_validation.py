@@ -14,14 +14,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+import pytest
+from safetensors.torch import load_file, save_file
 
-from seqrec import SeqrecError, TrainConfig, save_run  # noqa: E402
-from seqrec.cli import main as cli_main  # noqa: E402
-from seqrec.runs import bundle, files as run_files  # noqa: E402
-from seqrec.runs.store import RunStore  # noqa: E402
-from tests.helpers import train_on_sample  # noqa: E402
+from seqrec import SeqrecError, TrainConfig, save_run
+from seqrec.cli import main as cli_main
+from seqrec.runs import bundle
+from seqrec.runs import files as run_files
+from seqrec.runs.store import RunStore
+from tests.helpers import train_on_sample
 
 TINY = TrainConfig(embedding_dim=8, hidden_size=8, epochs=2, batch_size=256, patience=0, seed=3)
 DEEP = b"[" * 200_000 + b"]" * 200_000

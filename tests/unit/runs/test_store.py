@@ -19,16 +19,14 @@ import pandas as pd
 import pytest
 import torch
 
-from seqrec import SeqrecError, TrainConfig, load_interactions, train_run
-from seqrec import cli
-from seqrec.runs import bundle
-from seqrec.evaluation import compare
-from seqrec.runs import recommend
+from seqrec import SeqrecError, TrainConfig, cli, load_interactions, train_run
 from seqrec.data.fingerprint import interactions_fingerprint
-from seqrec.service.dataset import load_dataset
+from seqrec.evaluation import compare
+from seqrec.runs import bundle, recommend
 from seqrec.runs.files import load_run, save_run
 from seqrec.runs.run import dataset_summary
 from seqrec.runs.store import RunStore
+from seqrec.service.dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = TrainConfig(embedding_dim=16, hidden_size=16, layers=1, dropout=0.0, batch_size=64, epochs=2, patience=0,
@@ -81,6 +79,7 @@ def main_json(capsys, *args) -> dict:
 # The library
 # ------------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a second Python process reads the library: ~9 s on 2 cores
 def test_saved_runs_survive_a_restart_in_a_new_process(home, tiny_run, small_data):
     rec = RunStore().save(tiny_run, "cli", name="keep me")
     listed = run_cli("runs", home=home)
@@ -99,7 +98,7 @@ def test_sessions_see_their_own_runs_and_the_gallery_and_only_owners_change_them
     a = store.save(tiny_run, "alice", name="alice private")
     b = store.save(tiny_run, "alice", published=True, name="alice shared")
     c = store.save(tiny_run, "bob", name="bob private")
-    names = lambda recs: sorted(r.name for r in recs)  # noqa: E731
+    names = lambda recs: sorted(r.name for r in recs)
     assert names(store.list("alice", "mine")) == ["alice private", "alice shared"]
     assert names(store.list("bob", "visible")) == ["alice shared", "bob private"]
     assert names(store.list("bob", "gallery")) == ["alice shared"]
@@ -167,7 +166,7 @@ def test_two_sessions_saving_at_once_in_threads_lose_nothing(home, tiny_run):
             for i in range(5):
                 rec = store.save(tiny_run, owner, name=f"{owner} {i}")
                 store.rename(rec.id, f"{owner} {i} renamed", owner)
-        except Exception as e:  # noqa: BLE001 - reported below
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=session, args=(o,)) for o in ("alice", "bob")]

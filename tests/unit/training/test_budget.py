@@ -14,11 +14,15 @@ import seqrec
 from seqrec import SeqrecError, TrainConfig
 from seqrec.data.split import ItemVocab, SplitData
 from seqrec.model.recurrent import SeqRecModel
-from seqrec.training.budget import DataShape, check_training_memory, estimate_training_memory, parameter_count, \
-    window_counts
+from seqrec.training.budget import (
+    DataShape,
+    check_training_memory,
+    estimate_training_memory,
+    parameter_count,
+    window_counts,
+)
 from seqrec.training.loop import training_windows
 from tests.helpers import MB, ROOT, SAMPLE, TINY, assert_one_error_line, cli
-
 
 # ------------------------------------------------------------------------------------------------------------------
 # Memory estimate and budget
@@ -63,7 +67,8 @@ def test_estimate_is_within_a_factor_two_of_what_training_allocates():
         "from seqrec.training.loop import train\n"
         + inspect.getsource(synthetic_split) +
         "split = synthetic_split(20_000, 300, 50)\n"
-        "cfg = TrainConfig(embedding_dim=32, hidden_size=64, batch_size=256, epochs=1, patience=0)\n"  # a whole epoch, never cut by a timer: load must not change what is measured
+        # a whole epoch, never cut by a timer: load must not change what is measured
+        "cfg = TrainConfig(embedding_dim=32, hidden_size=64, batch_size=256, epochs=1, patience=0)\n"
         "train(synthetic_split(50, 50, 5), cfg.replace(embedding_dim=4, hidden_size=4))  # warm-up\n"
         # the high-water mark is reset here: ru_maxrss would carry the pytest parent's size over the fork and exec
         "open('/proc/self/clear_refs', 'w').write('5')\n"

@@ -13,18 +13,18 @@ import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from seqrec import TrainConfig  # noqa: E402
-from seqrec.data.split import ItemVocab, SplitData  # noqa: E402
-from seqrec.errors import SeqrecError  # noqa: E402
-from seqrec.service import jobs  # noqa: E402
-from seqrec.service.journal import Journal  # noqa: E402
-from seqrec.training.executors import DIED, LocalExecutor, ThreadExecutor, TrainingFailed  # noqa: E402
-from seqrec.training.runner import train_run  # noqa: E402
-from seqrec.training.worker import pack_split, unpack_split  # noqa: E402
+from seqrec import TrainConfig
+from seqrec.data.split import ItemVocab, SplitData
+from seqrec.errors import SeqrecError
+from seqrec.service import jobs
+from seqrec.service.journal import Journal
+from seqrec.training.executors import DIED, LocalExecutor, ThreadExecutor, TrainingFailed
+from seqrec.training.runner import train_run
+from seqrec.training.worker import pack_split, unpack_split
 
 QUICK = TrainConfig(embedding_dim=8, hidden_size=16, epochs=2, batch_size=32, patience=0, seed=7, ks=(5, 10))
 LONG = TrainConfig(embedding_dim=8, hidden_size=16, epochs=1000, batch_size=8, patience=0, seed=7, ks=(5, 10),

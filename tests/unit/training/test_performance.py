@@ -9,13 +9,12 @@ import torch.nn.functional as F
 
 import seqrec.training.loop as train_mod
 from seqrec import SeqrecError, TrainConfig, load_interactions, train_run
-from seqrec.evaluation.metrics import evaluate_scorer
 from seqrec.data.split import pad_batch
+from seqrec.evaluation.metrics import evaluate_scorer
 from seqrec.evaluation.protocol import model_scorer
 from seqrec.model import losses
 from seqrec.model.losses import NegativeSampler, make_sampler
 from seqrec.training.loop import batch_loss_backward, build_model, length_bucketed_batches, training_windows
-
 
 # ------------------------------------------------------------------------------------------------------------------
 # The sampled loss
@@ -166,9 +165,9 @@ def test_vocabulary_is_most_popular_first_with_ties_in_order_of_appearance(sampl
     expected = sample_data.df["item"].value_counts(sort=True).index.tolist()
     assert [str(i) for i in sample_split.vocab.ids] == expected
     df = pd.DataFrame({"user": ["a"] * 3 + ["b"] * 3, "item": ["q", "p", "q", "r", "p", "s"], "time": range(6)})
-    from seqrec.data.split import user_sequences
     from seqrec.data.columns import ColumnMap
     from seqrec.data.prepare import Interactions
+    from seqrec.data.split import user_sequences
 
     _, seqs, vocab = user_sequences(Interactions(df, ColumnMap("user", "item", "time"), False, 6))
     assert list(vocab.ids) == ["q", "p", "r", "s"]

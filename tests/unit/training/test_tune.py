@@ -187,6 +187,7 @@ def small_csv(tmp_path_factory, sample_csv):
     return path
 
 
+@pytest.mark.slow  # a real `python -m seqrec tune` search: ~8 s on 2 cores
 def test_cli_prints_trials_and_the_best_per_cell(repo_root, small_csv, tmp_path):
     p = seqrec_cli(repo_root, small_csv, "--models", "rnn", "gru", "--budget-minutes", "2", "--trials", "2",
                    "--max-epochs", "2", "--seed", "3", "--space", "hidden_size=16:32", "embedding_dim=16:24",
