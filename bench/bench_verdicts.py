@@ -4,7 +4,7 @@
     python bench/bench_verdicts.py --files sample_data/interactions.csv --seeds 0
 
 Exactly what `python -m seqrec train FILE --seeds ...` computes (same split, the five baselines fitted once, each
-seed's run scored with the same protocol); printed as the Markdown tables of BENCHMARKS.md ("Honest verdicts").
+seed's run scored with the same protocol); printed as the Markdown tables of docs/experiments/baselines-and-verdicts.md.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """When would data-parallel training (torch DDP over Ray or torchrun) pay off? Measures, on this machine's CPU, the
 seconds per optimisation step of the default model at several catalogue sizes and the gradient bytes every step
 would have to all-reduce, then prints the epoch time a k-worker DDP run would need by the usual ring all-reduce
-model (each worker sends and receives 2 (k-1)/k of the gradient per step). The note in BENCHMARKS.md
-("Data-parallel training: when it would pay off") quotes its output.
+model (each worker sends and receives 2 (k-1)/k of the gradient per step). The note in
+docs/experiments/ddp.md ("Data-parallel training: when it would pay off") quotes its output.
 
     python bench/ddp_estimate.py                 # 2,000 users, catalogues of 300 ... 40,000 items
     python bench/ddp_estimate.py --users 4000 --threads 1
@@ -62,7 +62,7 @@ def main() -> None:
     for n_items in a.items:
         split = split_for(a.users, n_items)
         # the default model (GRU 64/128, batch 64, full softmax); max_len 200: every sequence (at most 60) is one
-        # window, as in the measurement quoted in BENCHMARKS.md
+        # window, as in the measurement quoted in docs/experiments/ddp.md
         config = TrainConfig(epochs=1, patience=0, max_minutes=0, max_len=200)
         recorder = StepRecorder()
         steps = recorder.steps

@@ -537,7 +537,8 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "recommend": cmd_recom
 def main(argv: Sequence[str] | None = None) -> int:
     # Idle OpenMP threads must not spin: with torch on every core, any other load on one core makes a training step
     # many times slower. Passive waiting costs ~25% on an idle machine and saves far more on a shared one
-    # (BENCHMARKS.md). Torch loads lazily, after this line; an explicit setting in the environment wins.
+    # (docs/experiments/openmp-wait-policy.md). Torch loads lazily, after this line; an explicit setting in the
+    # environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         parser = build_parser()

@@ -62,7 +62,7 @@ class TrainConfig:
                                 search=(32, 512), log=True)
     epochs: int = _field(100, "int", "Max epochs", "Upper limit on passes over the data; early stopping usually "
                          "ends sooner.", lo=1, hi=1000)
-    # 50 rather than 200 (BENCHMARKS.md, "Defaults on real data", round 3): shorter training windows give ~2.5x more
+    # 50 rather than 200 (docs/experiments/defaults-on-real-data.md, round 3): shorter training windows give ~2.5x more
     # optimisation steps per epoch for about the same compute, which is what a log of a few hundred long histories
     # (the MovieLens-shaped one) needs to converge within a minute; next-item signal sits in the recent items anyway.
     max_len: int = _field(50, "int", "Max history length", "Longest history the model reads: only the most recent "
@@ -156,7 +156,7 @@ class TrainConfig:
 
 # Automatic dropout (a None dropout; seqrec.training.loop.resolve_auto): (rarely repeated items, often repeated items),
 # and the share of the training sequences' next items that repeat an earlier one (seqrec.data.split.repeat_share)
-# from which the second applies. BENCHMARKS.md, "Defaults on real data", round 5.
+# from which the second applies. docs/experiments/defaults-on-real-data.md, round 5.
 AUTO_DROPOUT = (0.5, 0.2)
 AUTO_DROPOUT_REPEATS = 0.05
 

@@ -185,7 +185,7 @@ def why_text(view: str) -> str:
 
 # ---- the Train page's presets --------------------------------------------------------------------------------------
 # What each preset of seqrec.config.PRESETS is for, shown under the Train page's preset picker. Honest about the real
-# retail sample, where no preset beats the best baseline (measurements: BENCHMARKS.md, "Defaults on real data").
+# retail sample, where no preset beats the best baseline (measurements: docs/experiments/defaults-on-real-data.md).
 PRESET_NOTES: dict[str, str] = {
     "Quick demo": "A small GRU for at most 30 seconds on one CPU thread (more would not make a model this small "
                   "faster): it clearly beats the baselines on the synthetic teaching "

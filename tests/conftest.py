@@ -153,7 +153,7 @@ def sample_baselines(sample_split):
 
 @pytest.fixture(scope="session")
 def trained_runs(sample_split, sample_baselines):
-    """model name -> Run trained lazily with FAST_CONFIG on the sample (each cell trains at most once)."""
+    """Model name -> Run trained lazily with FAST_CONFIG on the sample (each cell trains at most once)."""
 
     class Runs(dict):
         def __missing__(self, model):

@@ -32,7 +32,7 @@ SAMPLES: dict[str, Sample] = {
                      "purchases of a UK online gift shop (UCI Online Retail, CC BY 4.0): noisy like real logs, where "
                      "the network beats a count table only narrowly, if at all"),
 }
-DEFAULT_SAMPLE = "synthetic"  # opens first: see BENCHMARKS.md, "Defaults on real data"
+DEFAULT_SAMPLE = "synthetic"  # opens first: see docs/experiments/defaults-on-real-data.md
 SAMPLE_PREFIX = "sample:"  # the CLI names a bundled sample as sample:<key>
 SAMPLE_INTERACTIONS = SAMPLES[DEFAULT_SAMPLE].interactions
 SAMPLE_ITEMS = SAMPLES[DEFAULT_SAMPLE].items

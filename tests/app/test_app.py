@@ -179,7 +179,7 @@ def test_quick_demo_training_produces_a_run_with_metrics(trained):
     recall = float(metric(at, "Test Recall@20"))
     assert recall == pytest.approx(runs[0].metrics["recall@20"], abs=1e-3)
     assert recall > runs[0].baselines["item_transitions"]["recall@20"]  # the planted pattern is learnable
-    # the verdict names the metric and the interval, and its box follows the outcome (issue 16)
+    # the verdict names the metric and the interval, and its box follows the outcome
     boxes = {kind: [b.value.replace("\\", "") for b in getattr(at, kind)] for kind in ("success", "info", "warning")}
     said = [(kind, v) for kind, vs in boxes.items() for v in vs if v.startswith("quick gru vs Item kNN on Recall@20: ")]
     assert len(said) == 1 and "(95% interval " in said[0][1]

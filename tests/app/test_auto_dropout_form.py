@@ -1,4 +1,4 @@
-"""Issue 15: the Train form's dropout box is empty ("auto") for the presets that leave it automatic; a typed number
+"""The Train form's dropout box is empty ("auto") for the presets that leave it automatic; a typed number
 is used as it is, emptying the box makes it automatic again, and an empty box survives navigation (AppTest)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14, item 5: one set of limits for "Train with this config" (the config's field metadata), a server-wide
+"""One set of limits for "Train with this config" (the config's field metadata), a server-wide
 cap on minutes per training, tables whose built-in export cannot write raw formula cells, and `runs --help` saying
 it prints every workspace's code."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 14: the live training chart is a small static SVG (a watching browser no longer loads and redraws Plotly
+"""The live training chart is a small static SVG (a watching browser no longer loads and redraws Plotly
 every few seconds while its training runs); the finished run keeps the interactive Plotly chart."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14, item 3: the Train form's settings survive any navigation path between the pages (AppTest).
+"""The Train form's settings survive any navigation path between the pages (AppTest).
 
 A real browser sends, on a page switch, no widget values of the page it leaves, so Streamlit drops them and the pages
 restore them from a plain session copy (studio.state.keep_widget_values). `browse()` switches pages the same way (no

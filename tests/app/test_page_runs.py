@@ -187,7 +187,7 @@ def test_compare_separates_runs_of_different_datasets(sample_run):
 
 
 def test_two_runs_with_the_same_label_are_told_apart_by_id(sample_run):
-    """Issue 14: two runs with the same name, model and minute; choosing the first and deleting it deletes the first
+    """Two runs with the same name, model and minute; choosing the first and deleting it deletes the first
     (the picker and the actions address runs by id, not by their label), then the second goes too."""
     store = RunStore()
     first = store.save(copy_of(sample_run), ALICE, name="same")
@@ -207,7 +207,7 @@ def test_two_runs_with_the_same_label_are_told_apart_by_id(sample_run):
 
 
 def test_a_damaged_library_row_keeps_the_runs_page_working_and_deletable(sample_run):
-    """Issue 14: a row whose metrics hold text ("recall@20": "abc") broke the owner's Runs page for good; it now
+    """A row whose metrics hold text ("recall@20": "abc") broke the owner's Runs page for good; it now
     lists (without a score), refuses to load with one sentence when its files are edited too, and can be deleted."""
     import json
     import sqlite3

@@ -1,4 +1,4 @@
-"""Issue 16 in the app: "repeat with N seeds" on Train trains N runs and shows mean and spread; Compare shows the
+"""In the app: "repeat with N seeds" on Train trains N runs and shows mean and spread; Compare shows the
 paired run-vs-run interval; a run saved before per-user results shows its intervals as unavailable."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 15 on the pages: the Data page offers both bundled samples (synthetic teaching, real retail) and loads the
+"""On the pages: the Data page offers both bundled samples (synthetic teaching, real retail) and loads the
 real one with product names; the Train form offers the new training options, generated from the config."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 15, item 4: where a run does not beat the best baseline (the paired interval says so), the pages that use
+"""Where a run does not beat the best baseline (the paired interval says so), the pages that use
 it to recommend, trace or explain say so too, and say nothing when it does beat it."""
 from __future__ import annotations
 

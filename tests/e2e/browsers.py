@@ -1,4 +1,4 @@
-"""Real-browser sessions against a real `streamlit run app.py` (issue 14, item 1): N chromium pages, each in its own
+"""Real-browser sessions against a real `streamlit run app.py`: N chromium pages, each in its own
 browser context (its own session and workspace), open the Train page, press Train on the Quick demo and stay on
 the page, polling it as a person watching would. Shared by tests/e2e/test_browser_load.py (4 sessions) and
 bench/browser_load.py (10 and more; figures in RELIABILITY.md). A test must not import bench/: this is the copy.

@@ -183,7 +183,7 @@ def run_sessions(n: int, csv: bytes | None = None, epochs: int | None = None, pr
 
 
 def solo_references(crowd: list, have: dict, **session_args) -> dict:
-    """Issue 13: a solo run (alone on the server) at every thread count the crowd's runs used, {threads: result}:
+    """A solo run (alone on the server) at every thread count the crowd's runs used, {threads: result}:
     a training's numbers depend on its thread count (fixed when it starts), so a crowd run is compared with the solo
     run at its own count. `have`: solo results already measured, by thread count; the others are trained now, one
     at a time, with the form's CPU threads set to that count (`session_args`: csv, epochs, preset, timeout)."""
@@ -201,7 +201,7 @@ def same_as_solo(result: dict, refs: dict) -> bool:
 
 
 def rerun_probe(times: list, done: threading.Event, page: str = PAGE["train"]) -> None:
-    """Issue 13: one more session that only reruns its Train page while the others train; records the seconds of
+    """One more session that only reruns its Train page while the others train; records the seconds of
     each rerun (waiting for its turn among the AppTests included: a pessimistic figure)."""
     from streamlit.testing.v1 import AppTest
 

@@ -1,4 +1,4 @@
-"""Issue 14, item 3, in a real browser (where the bug lived: a page switch there sends no widget values of the page
+"""In a real browser (where the bug lived: a page switch there sends no widget values of the page
 left): Train -> Recommend -> Why this? -> Train keeps every value of the Train form. Without the fix in
 studio.state.keep_widget_values every number fell to its minimum (hidden 1, epochs 1, batch 1, max_len 2)."""
 from __future__ import annotations
@@ -15,7 +15,8 @@ FIELDS = ("Hidden size", "Max epochs", "Batch size", "Learning rate", "Max histo
 def _settled(page, label: str) -> str:
     """A number input's value once it has settled. Streamlit's frontend draws a number input that has just appeared
     (the expander's content is drawn when it opens) at its minimum for a moment before its value arrives: a read in
-    that moment gave "Hidden size 1" on a form that then showed 64 (the intermittent failure recorded in issue 14).
+    that moment gave "Hidden size 1" on a form that then showed 64 (an intermittent failure seen before this test
+    existed).
     A value that stays at the minimum (the real bug) still reads as the minimum."""
     box = page.get_by_label(label, exact=True)
     box.wait_for(state="visible")

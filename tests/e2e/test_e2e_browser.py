@@ -130,7 +130,7 @@ def test_upload_train_recommend_in_a_real_browser(server, tmp_path):
             _shot(page, "recommend")
 
             _go(page, "Compare")
-            expect(page.get_by_text("vs Item kNN on Recall@20").first).to_be_visible()  # interval verdict (issue 16)
+            expect(page.get_by_text("vs Item kNN on Recall@20").first).to_be_visible()  # interval verdict
             expect(page.get_by_text("95% interval").first).to_be_visible()
             _shot(page, "compare")
 

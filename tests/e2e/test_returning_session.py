@@ -1,4 +1,4 @@
-"""Issue 14, item 3 (AppTest: two sessions of one server process): a training is saved to the run library by the
+"""Two sessions of one server process (AppTest): a training is saved to the run library by the
 job itself, whoever is watching (the tab that started it never reruns again: a reload or a closed tab), and a page
 opened with the same ?workspace= address finds the job and its finished run; another workspace does not."""
 from __future__ import annotations

@@ -55,7 +55,7 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
 
 
 def _function_nodes(tree: ast.AST) -> set[int]:
-    """ids of the import nodes that sit inside a function (at any depth)."""
+    """Ids of the import nodes that sit inside a function (at any depth)."""
     inside = set()
     for fn in ast.walk(tree):
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -88,7 +88,7 @@ def all_imports(root: Path = PACKAGE) -> list[Import]:
 
 
 def import_graph(imports: list[Import], prefix: str) -> dict[str, set[str]]:
-    """module -> the modules of the package it imports (an import of a module inside a package counts as an import
+    """Module -> the modules of the package it imports (an import of a module inside a package counts as an import
     of that module only; Python running the package's __init__ first is not an edge)."""
     graph: dict[str, set[str]] = {}
     for imp in imports:

@@ -68,7 +68,7 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
     assert list(out["baselines"]) == ["most_popular", "item_transitions", "repeat", "item_knn", "session_knn"]
     for name, m in out["baselines"].items():
         assert set(m) == set(out["metrics"]), name
-    # issue 16: intervals, the comparison with the best baseline, the order check and metrics by history length
+    # intervals, the comparison with the best baseline, the order check and metrics by history length
     for key, (lo, hi) in out["metrics_ci95"].items():
         assert lo <= out["metrics"][key] <= hi, key
     assert set(out["metrics_ci95"]) == {f"{m}@{k}" for m in ("recall", "mrr", "ndcg") for k in (10, 20)}
@@ -80,7 +80,7 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
                                                out["baselines"][comp["baseline"]]["recall@20"], abs=1e-6)
     assert comp["verdict"] == ("better" if comp["ci95"][0] > 0 else "worse" if comp["ci95"][1] < 0 else
                                "no clear difference")
-    # and on MRR and NDCG too, each against its own best baseline (issue 15: "beats on both Recall@20 and MRR@20")
+    # and on MRR and NDCG too, each against its own best baseline ("beats on both Recall@20 and MRR@20")
     assert set(out["comparisons"]) == {"recall@20", "mrr@20", "ndcg@20"} and out["comparisons"]["recall@20"] == comp
     mrr = out["comparisons"]["mrr@20"]
     assert mrr["baseline"] == max(out["baselines"], key=lambda n: out["baselines"][n]["mrr@20"])
@@ -102,7 +102,7 @@ def test_train_prints_one_json_summary_and_saves(trained, small_csv):
 
 @pytest.fixture(scope="module")
 def after_training(repo_root, trained, small_csv):
-    """recommend / stats / evaluate on the trained run, started together."""
+    """Recommend / stats / evaluate on the trained run, started together."""
     run_dir, out, _ = trained
     return run_many(repo_root, {
         "recommend": ["recommend", run_dir, "--history", "P0051", "NO-SUCH-ITEM", "P0127", "--k", "5"],
@@ -216,7 +216,7 @@ def _bad_files(folder):
         "blank.csv": b" \n\n  \n",
         "header_only.csv": GOOD_HEADER,
         "no_time.csv": b"user_id,item_id\nu1,a\nu1,b\nu1,c\nu2,a\nu2,b\nu2,c\n",
-        "latin1.csv": GOOD_HEADER + b",caf\xe9,1\n,b,2\n,c,3\n,a,1\n,b,2\n,c,3\n",  # decoded (issue 17); no users
+        "latin1.csv": GOOD_HEADER + b",caf\xe9,1\n,b,2\n,c,3\n,a,1\n,b,2\n,c,3\n",  # decoded; no users
         "zipped.csv": b"PK\x03\x04" + bytes(200),
         "too_many.csv": GOOD_HEADER + b"u1,a,1\nu1,b,2\nu1,c,3,4\nu2,a,1\nu2,b,2\nu2,c,3\n",
         "bad_time.csv": GOOD_HEADER + b"u1,a,1\nu1,b,later\nu1,c,3\nu2,a,1\nu2,b,2\nu2,c,3\n",
@@ -292,7 +292,7 @@ def test_bad_input_exits_2_with_one_error_line(bad_results, case):
 
 HELP_MENTIONS = {
     None: ["train", "evaluate", "recommend", "stats", "gates"],
-    # every flag `train --help` listed before its settings options were generated from TrainConfig (issue 12)
+    # every flag `train --help` listed before its settings options were generated from TrainConfig
     "train": ["--model", "--hidden-size", "--embedding-dim", "--layers", "--dropout", "--lr", "--weight-decay",
               "--epochs", "--batch-size", "--max-len", "--grad-clip", "--patience", "--max-minutes", "--cpus", "--loss",
               "--negatives", "--seed", "--k", "--exclude-seen", "--config", "--save", "--store", "--publish",

@@ -53,7 +53,7 @@ def shown(markdown: str) -> str:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict[str, Path]:
-    """name -> path of every corpus file; the two very large ones are generated into a temporary folder."""
+    """Name -> path of every corpus file; the two very large ones are generated into a temporary folder."""
     tmp = tmp_path_factory.mktemp("bad")
     paths = {}
     for name, case in MANIFEST.items():

@@ -1,4 +1,4 @@
-"""The fast ingest path (issue 17, item 8) against plain references: the one-key sort in each of its branches, the
+"""The fast ingest path against plain references: the one-key sort in each of its branches, the
 integer codes the split reuses, the second thread for big logs, the counted median and Arrow's coding of IDs.
 Speed itself is measured in bench/bench_ingest.py, never asserted here."""
 import dataclasses

@@ -1,4 +1,4 @@
-"""Real files as they come (issue 17), every case on a small generated file: any file name, compressed exports with
+"""Real files as they come, every case on a small generated file: any file name, compressed exports with
 bomb guards, partial gaps dropped and counted, legacy encodings, more schemas (and why each column was taken),
 numeric / date filters, sessions cut from user logs, and the same through the CLI and the Data page."""
 from __future__ import annotations

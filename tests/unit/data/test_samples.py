@@ -1,4 +1,4 @@
-"""The two bundled samples (issue 15): the synthetic teaching one and the real retail one, by name in the library
+"""The two bundled samples: the synthetic teaching one and the real retail one, by name in the library
 and the CLI (sample:<key>); an unknown name is one clear sentence."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""Issue 14, item 2: what an upload can make the server compute is bounded. The baselines (Compare, Train,
+"""What an upload can make the server compute is bounded. The baselines (Compare, Train,
 Recommend) are scored on a seeded sample of users beyond BASELINE_MAX_USERS and the Compare page says so; the files
 of one upload are capped in number and in rows, refused with one sentence. The peak memory of the audit's cases is
 measured by bench/memory_upload.py (RELIABILITY.md), not asserted here."""

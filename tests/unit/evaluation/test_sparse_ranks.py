@@ -1,4 +1,4 @@
-"""Baselines ranked from their sparse scores (issue 16: a 200,000-user log scores in seconds) give exactly the ranks
+"""Baselines ranked from their sparse scores (a 200,000-user log scores in seconds) give exactly the ranks
 of the dense evaluation every model goes through, so no metric, interval or verdict moves."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 16 wiring: per-user ranks from the one evaluation path, the five baselines in the protocol, the order check,
+"""Wiring: per-user ranks from the one evaluation path, the five baselines in the protocol, the order check,
 metrics by history length, repeated seeds, and per-user results saved with a run (old runs still load)."""
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def test_all_removals_go_through_the_network_in_one_batched_forward(gru_run, sam
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradient_x_input_is_the_slope_of_scaling_each_item(trained_runs, sample_split, cell):
-    """gradient . embedding = d/d(eps) log p(target) when item t's embedding is scaled by (1 + eps): checked by a
+    """Gradient . embedding = d/d(eps) log p(target) when item t's embedding is scaled by (1 + eps): checked by a
     central difference through the run's own scoring path."""
     run = trained_runs[cell]
     codes = sample_split.train[21][-8:]

@@ -128,7 +128,7 @@ def reference_item_knn(train, n_items, history, k_history, neighbours):
 
 
 def reference_session_knn(train, n_items, history, k, sample):
-    """session-rec's vsknn.py steps, literally: sets and dicts, one history at a time (sessions numbered by age)."""
+    """Session-rec's vsknn.py steps, literally: sets and dicts, one history at a time (sessions numbered by age)."""
     items_of = [set(s.tolist()) for s in train]
     hist = history.tolist()
     pos_map = {item: (i + 1) / len(hist) for i, item in enumerate(hist)}  # the latest occurrence wins

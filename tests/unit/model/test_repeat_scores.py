@@ -1,4 +1,4 @@
-"""Repeat-aware scores (issue 15): items already in the history get a learned, recency-weighted score on top of the
+"""Repeat-aware scores: items already in the history get a learned, recency-weighted score on top of the
 network's logit, so a model can recommend again what people come back to."""
 from __future__ import annotations
 

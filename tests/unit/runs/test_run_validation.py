@@ -1,4 +1,4 @@
-"""Issue 14, item 4: every field of every run file is checked on import and on load (types, ranges, finiteness), a
+"""Every field of every run file is checked on import and on load (types, ranges, finiteness), a
 deeply nested JSON is one sentence, weights too large to be real or to unpack are refused, and runs loaded from the
 library share one copy of their weights per process."""
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_a_forged_run_file_field_is_refused_on_import_with_one_sentence(members,
 
 
 def test_where_a_run_trained_and_its_threads_survive_save_bundle_and_old_files(tiny_run, tmp_path):
-    """Issue 13: the saved run and its bundle say where the training ran and with how many CPU threads; a run saved
+    """The saved run and its bundle say where the training ran and with how many CPU threads; a run saved
     before they were recorded still loads (trained locally; 0 threads = not recorded)."""
     assert tiny_run.threads == 2 and tiny_run.executor == "local"  # trained here, at the tests' 2 threads (conftest)
     ray_run = bundle.read_bundle(bundle.bundle_bytes(dataclasses.replace(tiny_run, executor="ray", threads=4)),

@@ -491,7 +491,7 @@ def test_runs_takes_one_change_at_a_time(tiny_run, home, capsys):
 
 
 def test_importing_a_bundle_holds_one_copy_of_its_weights(tiny_run, monkeypatch):
-    """Issue 14: the unpacked weights' bytes are freed before their tensors are loaded, so an import never holds
+    """The unpacked weights' bytes are freed before their tensors are loaded, so an import never holds
     the model twice (measured with tracemalloc, which sees the Python bytes but not the tensors)."""
     import dataclasses
     import tracemalloc

@@ -1,4 +1,4 @@
-"""Automatic dropout (issue 15): left empty, dropout is chosen from the training data when a training starts (0.2
+"""Automatic dropout: left empty, dropout is chosen from the training data when a training starts (0.2
 where people often come back to items, 0.5 on ratings-like logs), and the run records the value it used."""
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ TINY = dict(embedding_dim=8, hidden_size=8, batch_size=64, epochs=1, patience=0,
 
 
 def _log(users: int, repeat_every: int) -> bytes:
-    """users x 12 events; with repeat_every > 0 every repeat_every-th event re-buys the user's first item."""
+    """Users x 12 events; with repeat_every > 0 every repeat_every-th event re-buys the user's first item."""
     rng = np.random.default_rng(0)
     rows = ["user_id,item_id,timestamp"]
     for u in range(users):

@@ -89,7 +89,7 @@ def test_each_cell_gets_its_trials_and_a_best_chosen_on_validation(tiny_result):
 
 
 def test_cells_are_ranked_on_the_test_users_with_paired_intervals(tiny_result):
-    """Issue 18: with the same budget per cell, the ranking of the cells is reported with intervals: best first,
+    """With the same budget per cell, the ranking of the cells is reported with intervals: best first,
     the others with the paired interval of their difference from it (same test users), in the JSON and in words."""
     from seqrec.evaluation.intervals import paired_difference
     from studio.tune import ranking_sentence

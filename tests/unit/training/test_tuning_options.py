@@ -1,6 +1,6 @@
-"""The training options added for real-data tuning (issue 15): tied output, layer norm, monitor, LR schedule,
+"""The training options added for real-data tuning: tied output, layer norm, monitor, LR schedule,
 warm-up, validation every N epochs. Each is validated, off by default except the tied output (on since round 7 of
-BENCHMARKS.md's "Defaults on real data"), and old saved configs still load as they were trained."""
+docs/experiments/defaults-on-real-data.md), and old saved configs still load as they were trained."""
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +34,7 @@ def test_the_output_is_tied_to_the_item_embedding_by_default():
 
 
 def test_default_training_windows_are_51_items_and_train_every_transition_once():
-    """Issue 15, round 3: max_len defaults to 50 (was 200; BENCHMARKS.md, "Defaults on real data"), so a long history
+    """Max_len defaults to 50 (was 200; docs/experiments/defaults-on-real-data.md, round 3), so a long history
     becomes several short windows (more optimisation steps per epoch) that still train each transition exactly once;
     a run saved with the old default keeps reading its 200 items."""
     from seqrec.training.loop import training_windows
