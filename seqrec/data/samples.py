@@ -4,12 +4,21 @@ Kept free of heavy imports (no pandas, no torch) so the CLI can resolve a name b
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from seqrec.errors import SeqrecError
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+
+def _sample_dir() -> Path:
+    """sample_data/ of the checkout this package runs from, or the copy `pip install` put under the prefix."""
+    checkout = Path(__file__).resolve().parents[2] / "sample_data"
+    installed = Path(sys.prefix) / "share" / "seqrec" / "sample_data"
+    return installed if not checkout.is_dir() and installed.is_dir() else checkout
+
+
+SAMPLE_DIR = _sample_dir()
 
 
 @dataclass(frozen=True)

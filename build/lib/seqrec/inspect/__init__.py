@@ -1,0 +1,1 @@
+"""Inspect stage: gate replay, item influence and the embedding / hidden-state maps."""
