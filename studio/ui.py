@@ -8,7 +8,7 @@ import streamlit as st
 
 from seqrec import SeqrecError
 from seqrec.data.users import find_users, user_item_ids
-from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict, baseline_verdict
+from seqrec.evaluation.compare import BETTER, METRIC_LABELS, NO_CLEAR, WORSE, Verdict, baseline_verdict, hybrid_view
 from seqrec.evaluation.uncertainty import seed_summary
 from seqrec.service.demo import quick_demo_runs
 from studio import state
@@ -78,6 +78,19 @@ def show_verdict(verdict: Verdict, with_icon: bool = False) -> None:
         box(md_escape(verdict.sentence), icon=icon)
     else:
         box(md_escape(verdict.sentence))
+
+
+def show_hybrid(run, k: int) -> None:
+    """Under a run trained with the hybrid: the hybrid's metrics, the weight validation chose and its own verdict
+    against the best baseline (the network's row and verdict above stay as they are)."""
+    view = hybrid_view(run)
+    if view is None:
+        return
+    weight = float(run.hybrid.get("weight", 0.0))
+    st.markdown(f"**{md_escape(view.name)}**: test Recall@{k} {view.metrics.get(f'recall@{k}', 0.0):.3f}, "
+                f"MRR@{k} {view.metrics.get(f'mrr@{k}', 0.0):.3f}; blend {1 - weight:.0%} network, {weight:.0%} "
+                f"{md_escape(view.name.split(' + ', 1)[-1])} (both chosen on the validation targets).")
+    show_verdict(baseline_verdict(view, k))
 
 
 def note_unless_better(run, k: int = 20) -> None:

@@ -62,6 +62,9 @@ if not runs:
 else:
     for run in runs:
         show_verdict(compare.baseline_verdict(run, k, metric), with_icon=True)
+        hybrid = compare.hybrid_view(run)
+        if hybrid is not None:
+            show_verdict(compare.baseline_verdict(hybrid, k, metric), with_icon=True)
 
 st.dataframe(comparison_for_display(table), hide_index=True, width="stretch",
              column_config={**{col: st.column_config.NumberColumn(format="%.4f")

@@ -10,7 +10,7 @@ from studio.figures.live import live_chart_svg
 from studio.nav import PAGE
 from studio.textsafe import md_escape
 from studio.train_form import START_ERROR, config_form, start_from_form
-from studio.ui import friendly_errors, show_seed_series, show_verdict
+from studio.ui import friendly_errors, show_hybrid, show_seed_series, show_verdict
 
 state.keep_widget_values()  # before any widget: restore settings dropped on a page switch
 st.title(":material/model_training: Train")
@@ -79,6 +79,7 @@ if runs and not state.training_active():
         ref = best_base.get(key)
         col.metric(label, f"{value:.3f}", delta=None if ref is None else f"{value - ref:+.3f} vs best baseline")
     show_verdict(baseline_verdict(run, k))
+    show_hybrid(run, k)
     series = state.seed_series_runs()
     if len(series) > 1 and any(r is run for r in series):
         show_seed_series(series, k)

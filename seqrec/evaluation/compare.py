@@ -83,7 +83,13 @@ def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None, 
     the 95% interval of metric@K (NaN where per-user results are unavailable: runs saved before them, coverage).
     `baselines` (exclude_seen -> {name: metrics}) replaces the current dataset's for runs of another dataset
     (see `recorded_baselines`)."""
-    rows = [{**_run_row(r, k), **_interval_cells(getattr(r, "test_ranks", None), k, metric)} for r in runs]
+    rows = []
+    for r in runs:
+        rows.append({**_run_row(r, k), **_interval_cells(getattr(r, "test_ranks", None), k, metric)})
+        view = hybrid_view(r)
+        if view is not None:  # the hybrid's own row, right below its network's
+            rows.append({**_run_row(view, k), "Model": f"{r.config.model.upper()} + kNN", "Kind": "hybrid",
+                         **_interval_cells(view.test_ranks, k, metric)})
     # Baselines under every protocol a run used: with exclude-seen on, seen items are masked for them too.
     protocols = sorted({bool(r.config.exclude_seen) for r in runs} or {False})
     data_name = ds.name if baselines is None else (runs[0].dataset.get("name", "") if runs else "")
@@ -110,6 +116,13 @@ def comparison_table(runs: Sequence, ds, k: int, baselines: dict | None = None, 
              "Epochs", *HYPER_COLUMNS,
              "Exclude seen", "Dataset", "Kind"]
     return df[order]
+
+
+def hybrid_view(run):
+    """The run's hybrid as a run-like row (seqrec.runs.run.Run.hybrid_run), or None (a run without one, or an
+    object that is not a Run)."""
+    make = getattr(run, "hybrid_run", None)
+    return make() if callable(make) else None
 
 
 def best_baseline(run, key: str) -> tuple[str | None, dict]:
@@ -171,6 +184,10 @@ def run_vs_baselines(run, k: int) -> pd.DataFrame:
     ranks = getattr(run, "baseline_ranks", {})
     rows = [{"Model": run.name, **{f"{METRIC_LABELS[m]}@{k}": run.metrics.get(f"{m}@{k}") for m in METRICS[:3]},
              ci_col: _interval_text(getattr(run, "test_ranks", None), key)}]
+    view = hybrid_view(run)
+    if view is not None:
+        rows.append({"Model": view.name, **{f"{METRIC_LABELS[m]}@{k}": view.metrics.get(f"{m}@{k}")
+                                            for m in METRICS[:3]}, ci_col: _interval_text(view.test_ranks, key)})
     rows += [{"Model": BASELINE_LABELS.get(n, n), **{f"{METRIC_LABELS[x]}@{k}": m.get(f"{x}@{k}") for x in METRICS[:3]},
               ci_col: _interval_text(ranks.get(n), key)} for n, m in run.baselines.items()]
     return pd.DataFrame(rows)

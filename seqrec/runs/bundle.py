@@ -48,7 +48,8 @@ MAX_RATIO = 200  # unpacked / packed: weights barely compress, JSON ~10x; a zip 
 METRIC_KEYS = ("name", "metrics", "baselines", "valid_metrics", "dataset", "epochs_run", "best_epoch",
                "train_seconds", "sequences_per_second", "stopped_by_user", "stop_reason", "created",
                "per_user", "order_check",  # optional: per-user ranks behind the intervals
-               "executor", "threads")  # optional: where it trained and with how many CPU threads
+               "executor", "threads",  # optional: where it trained and with how many CPU threads
+               "hybrid")  # optional: the hybrid "network + Session kNN" of a run trained with it
 
 
 # ------------------------------------------------------------------------------------------------------------------

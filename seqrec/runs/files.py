@@ -65,6 +65,10 @@ def _write_run_files(run: Run, folder: Path) -> None:
     _write_weights(run, folder / "weights.safetensors")  # last: a folder without weights is never complete
 
 
+# What run.json's "hybrid" holds as recorded (its intervals and comparisons are recomputed from the per-user ranks)
+HYBRID_KEYS = ("name", "neighbours", "weight", "chosen_on", "chosen_by", "valid", "partners", "metrics")
+
+
 # ---- per-user test results: optional in run.json, so runs saved before them still load ---------------
 def per_user_json(run: Run) -> dict:
     """Each test user's target rank for the run and every baseline, as small whole numbers: a rank beyond the
@@ -77,9 +81,27 @@ def per_user_json(run: Run) -> dict:
         return np.where(np.isnan(r), 0, np.minimum(np.nan_to_num(r, posinf=cap), cap)).astype(np.int64).tolist()
 
     lengths = run.history_lengths
-    return {"cap": cap, "ranks": {"model": encode(run.test_ranks), **{n: encode(r) for n, r in
-                                                                      run.baseline_ranks.items()}},
-            "history_length": [] if lengths is None else np.asarray(lengths, dtype=np.int64).tolist()}
+    out = {"cap": cap, "ranks": {"model": encode(run.test_ranks), **{n: encode(r) for n, r in
+                                                                     run.baseline_ranks.items()}},
+           "history_length": [] if lengths is None else np.asarray(lengths, dtype=np.int64).tolist()}
+    if run.hybrid_ranks is not None:
+        out["hybrid"] = encode(run.hybrid_ranks)
+    return out
+
+
+def hybrid_ranks_from_json(doc, n_users: int, where: Path) -> np.ndarray | None:
+    """The hybrid's per-user ranks from run.json's `per_user` (None when the run has none), checked like the rest."""
+    if not isinstance(doc, dict) or doc.get("hybrid") is None:
+        return None
+    values, cap = doc["hybrid"], doc.get("cap")
+    if not isinstance(values, list) or len(values) != n_users or \
+            not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= cap for v in values):
+        raise SeqrecError(f"{where} was edited or damaged: its per_user hybrid ranks must be whole numbers for the "
+                          f"same users as the run's. Use the original saved run or train again.")
+    r = np.asarray(values, dtype=np.float64)
+    r[r == 0] = np.nan
+    r[r == cap] = np.inf
+    return r
 
 
 def per_user_from_json(doc, where: Path) -> tuple[np.ndarray | None, dict, np.ndarray | None]:
@@ -262,6 +284,17 @@ def run_meta_problem(meta: dict) -> tuple[str, str] | None:
     for b, m in base.items():
         if (p := _metric_problem(m, f"baseline {str(b)[:40]!r}'s metric")):
             return "baselines", p
+    hybrid = meta.get("hybrid", {})  # optional: runs trained without the hybrid (or before it) have none
+    if not isinstance(hybrid, dict):
+        return "hybrid", "the hybrid must be an object (name, weight, metrics)"
+    if hybrid:
+        if (p := _metric_problem(hybrid.get("metrics", {}), "the hybrid's test metric")):
+            return "hybrid", p
+        w = hybrid.get("weight")
+        if not _finite(w) or not 0 <= w <= 1:
+            return "hybrid", f"the hybrid's weight must be a number from 0 to 1 (got {str(w)[:40]!r})"
+        if not isinstance(hybrid.get("name", ""), str) or len(hybrid.get("name", "")) > 200:
+            return "hybrid", "the hybrid's name must be short text"
     ds = meta.get("dataset", {})
     if not isinstance(ds, dict) or len(ds) > MAX_NAMED_METRICS or \
             any(not (v is None or isinstance(v, (str, bool)) or _finite(v)) for v in ds.values()):
@@ -456,9 +489,14 @@ def load_run(folder: str | Path, device: str | None = None, shared: bool = False
 
 def _run_from_meta(folder: Path, meta: dict, config: TrainConfig, ids: list, model: SeqRecModel) -> Run:
     ranks, baseline_ranks, lengths = per_user_from_json(meta.get("per_user"), folder / "run.json")
+    hybrid = meta.get("hybrid") if isinstance(meta.get("hybrid"), dict) else {}
+    hybrid = {k: v for k, v in hybrid.items() if k in HYBRID_KEYS}
+    hybrid_ranks = hybrid_ranks_from_json(meta.get("per_user"), len(ranks), folder / "run.json") \
+        if ranks is not None and hybrid else None
     order = meta.get("order_check", {})
     try:
-        return Run(test_ranks=ranks, baseline_ranks=baseline_ranks, history_lengths=lengths,
+        return Run(test_ranks=ranks, baseline_ranks=baseline_ranks, history_lengths=lengths, hybrid=hybrid,
+                   hybrid_ranks=hybrid_ranks,
                    order_check=order if isinstance(order, dict) else {},
                    name=str(meta.get("name", folder.name)), config=config, vocab=ItemVocab(ids), model=model,
                    metrics=meta.get("metrics", {}), baselines=meta.get("baselines", {}),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -50,6 +50,10 @@ class Run:
     baseline_ranks: dict = field(default_factory=dict, repr=False, compare=False)
     history_lengths: np.ndarray | None = field(default=None, repr=False, compare=False)
     order_check: dict = field(default_factory=dict)
+    # With config.hybrid: the hybrid "network + Session kNN" (seqrec.evaluation.hybrid.HybridResult.to_dict(): name,
+    # weight chosen on validation, test metrics) and its per-user test ranks; empty otherwise.
+    hybrid: dict = field(default_factory=dict)
+    hybrid_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def parameter_count(self) -> int:
@@ -75,7 +79,34 @@ class Run:
             "executor": self.executor,
             "threads": self.threads,
             **self.uncertainty_summary(),
+            **({"hybrid": self.hybrid_summary()} if self.hybrid else {}),
         }
+
+    def hybrid_run(self) -> Run | None:
+        """The hybrid as a row of its own (a Run sharing this run's weights, with the hybrid's name, metrics and
+        per-user ranks), for tables and verdicts; None for a run trained without it. Explanations (gates,
+        influence, why) always use the network itself."""
+        if not self.hybrid:
+            return None
+        return replace(self, name=str(self.hybrid.get("name", f"{self.name} hybrid")),
+                       metrics=dict(self.hybrid.get("metrics", {})), test_ranks=self.hybrid_ranks,
+                       order_check={}, hybrid={}, hybrid_ranks=None)
+
+    def hybrid_summary(self) -> dict:
+        """The hybrid's JSON: name, weight and how it was chosen, test metrics, and, with per-user ranks, their 95%
+        intervals and the paired comparisons with the best baseline (the network's own stay at the top level)."""
+        out = dict(self.hybrid)
+        view = self.hybrid_run()
+        if view is not None and view.test_ranks is not None:
+            got = view.uncertainty_summary()
+            out.update({k: got[k] for k in ("metrics_ci95", "comparison", "comparisons") if k in got})
+            if self.test_ranks is not None:  # the hybrid against the network alone, on the users both scored
+                key = self.comparison_key
+                diff = uncertainty.paired(view.test_ranks, self.test_ranks, key)
+                if diff is not None:
+                    out["vs_network"] = {"metric": key, "difference": round(diff.estimate, 6),
+                                         "ci95": [round(diff.lo, 6), round(diff.hi, 6)], "verdict": diff.verdict}
+        return out
 
     @property
     def comparison_key(self) -> str:
@@ -104,7 +135,8 @@ class Run:
                         for m in uncertainty.INTERVAL_METRICS)
                 out["comparisons"] = {c["metric"]: c for c in each if c is not None}
         out["by_history_length"] = uncertainty.by_history_length(
-            self.history_lengths, {"model": self.test_ranks, **self.baseline_ranks},
+            self.history_lengths, {"model": self.test_ranks, **self.baseline_ranks,
+                                   **({"hybrid": self.hybrid_ranks} if self.hybrid_ranks is not None else {})},
             sorted({f"{m}@{k}" for m in ("recall", "mrr") for k in ks}))
         if self.order_check:
             out["order_check"] = self.order_check

@@ -16,6 +16,7 @@ import torch
 from seqrec.config import TrainConfig
 from seqrec.data.prepare import Interactions
 from seqrec.data.split import SplitData, leave_last_out
+from seqrec.evaluation.hybrid import evaluate_hybrid
 from seqrec.evaluation.protocol import evaluate_baselines, model_order_check, score_model_sampled
 from seqrec.runs.run import Run, dataset_summary, default_run_name
 from seqrec.training.budget import check_training_memory
@@ -51,6 +52,7 @@ def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Se
     # Per-user ranks come with baselines from evaluate_baselines / Dataset.baseline_metrics (a BaselineResults);
     # a plain dict of metrics has none, and the intervals against the baselines are then unavailable.
     baseline_ranks = {n: r for n, r in getattr(baselines, "ranks", {}).items() if len(r) == len(ranks)}
+    hybrid = evaluate_hybrid(result.model, split, config) if config.hybrid else None
     order = model_order_check(result.model, split, config, ranks if sampled is None else ranks[sampled],
                               users=sampled)
     return Run(name=name or default_run_name(config), config=config, vocab=split.vocab, model=result.model,
@@ -61,5 +63,6 @@ def train_run(data: Interactions | SplitData, config: TrainConfig, callbacks: Se
                stop_reason=result.stop_reason, threads=threads,
                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                test_ranks=ranks, baseline_ranks=baseline_ranks, order_check=order,
+               hybrid=hybrid.to_dict() if hybrid else {}, hybrid_ranks=hybrid.ranks if hybrid else None,
                history_lengths=np.fromiter((len(h) for h in split.test_histories), dtype=np.int64,
                                            count=len(split.users)))
