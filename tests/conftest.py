@@ -42,9 +42,10 @@ SAMPLE_ITEMS_CSV = REPO_ROOT / "sample_data" / "items.csv"
 
 # Small and fast, yet enough to learn the sample's planted long-range pattern (GRU ~0.73 vs baselines ~0.22) in 8
 # epochs. Its output layer is untied (the default ties it to the item embedding, which on this sample needs more
-# epochs to get there, and is trained with the defaults in tests/unit/training/test_training.py).
+# epochs to get there, and is trained with the defaults in tests/unit/training/test_training.py). No hybrid: the
+# tables and pages these runs feed are checked row by row; tests/unit/model/test_hybrid.py checks the hybrid row.
 FAST_CONFIG = TrainConfig(embedding_dim=32, hidden_size=64, layers=1, dropout=0.1, lr=0.005, batch_size=128,
-                          epochs=8, patience=0, seed=42, tie_weights=False)
+                          epochs=8, patience=0, seed=42, tie_weights=False, hybrid=False)
 # One epoch of a tiny GRU on the sample: a run for the pages to list, load and show, not a good one.
 TINY_SAMPLE_CONFIG = TrainConfig(embedding_dim=16, hidden_size=16, dropout=0.0, batch_size=256, epochs=1, patience=0,
                                  seed=3)

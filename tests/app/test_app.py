@@ -319,9 +319,11 @@ def test_recommend_for_a_hand_built_history_and_side_by_side(trained):
 def test_compare_lists_runs_and_baselines(trained):
     at = open_page(trained, PAGE["compare"])
     table = next(d.value for d in at.dataframe if "Recall@20" in d.value.columns)
-    assert list(table["Name"]) == ["quick gru", "MostPopular", "Item-to-item transitions", "Repeat own items",
-                                   "Item kNN", "Session kNN (V-SKNN)"]
-    assert table.loc[0, "Parameters"] > 0 and table.loc[0, "Model"] == "GRU"
+    # the run, its hybrid row right below it (on by default), then the baselines
+    assert list(table["Name"])[0] == "quick gru" and list(table["Name"])[1].startswith("GRU + ")
+    assert list(table["Name"])[2:] == ["MostPopular", "Item-to-item transitions", "Repeat own items", "Item kNN",
+                                       "Session kNN (V-SKNN)"]
+    assert table.loc[0, "Parameters"] > 0 and table.loc[0, "Model"] == "GRU" and table.loc[1, "Model"] == "GRU + kNN"
     assert (table["Recall@20 95% low"] < table["Recall@20"]).all() and \
         (table["Recall@20"] < table["Recall@20 95% high"]).all()
     boxes = [b.value.replace("\\", "") for b in (*at.success, *at.info, *at.warning)]  # text, markdown-escaped

@@ -42,13 +42,13 @@ def test_the_data_page_offers_both_samples_and_loads_the_real_one():
 
 
 def test_the_train_form_offers_the_new_options_from_the_config():
-    assert SWITCHES == ("tie_weights", "repeat", "layer_norm") and CHOICES == ("monitor", "lr_schedule")
+    assert SWITCHES == ("tie_weights", "repeat", "hybrid", "layer_norm") and CHOICES == ("monitor", "lr_schedule")
     at = page("train")
     toggles = {t.key: t for t in at.toggle}
     for name in SWITCHES:
         assert toggles[f"tf_{name}"].label == SETTINGS[name].label
-        # repeat-aware scores and the tied output are on by default
-        assert toggles[f"tf_{name}"].value is (name in ("repeat", "tie_weights"))
+        # repeat-aware scores, the tied output and the hybrid row are on by default
+        assert toggles[f"tf_{name}"].value is (name in ("repeat", "tie_weights", "hybrid"))
     for name in CHOICES:
         box = at.selectbox(key=f"tf_{name}")
         assert list(box.options) == list(SETTINGS[name].choices) and box.label == SETTINGS[name].label

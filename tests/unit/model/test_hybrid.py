@@ -120,7 +120,8 @@ def test_a_run_trained_with_the_hybrid_reports_its_row_and_verdict_beside_the_ne
     run = hybrid_run
     summary = run.summary()
     h = summary["hybrid"]
-    assert h["name"] in ("GRU + Session kNN", "GRU + Item kNN") and h["chosen_on"] == "validation" and 0 <= h["weight"] <= 1
+    assert h["name"] in ("GRU + Session kNN (V-SKNN)", "GRU + Item kNN") and h["chosen_on"] == "validation"
+    assert h["neighbours"] in ("session_knn", "item_knn") and 0 <= h["weight"] <= 1
     assert set(h["valid"]) == {f"{g:.1f}" for g in WEIGHT_GRID}
     assert h["comparison"]["verdict"] in ("better", "no clear difference", "worse")
     assert h["vs_network"]["metric"] == "recall@20"
