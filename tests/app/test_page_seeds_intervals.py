@@ -33,7 +33,8 @@ def test_repeat_with_two_seeds_trains_two_runs_and_shows_mean_and_spread(small_d
     assert shown.startswith(f"{mean:.3f} ± ")
     assert any("Each run's 95% interval of Recall@20" in c.value for c in at.caption)
     table = next(d.value for d in at.dataframe if "Recall@20 95% interval" in d.value.columns)
-    assert len(table) == 6 and " to " in table.iloc[0, -1]
+    # the run, its hybrid row (on by default) and the five baselines, each with its interval
+    assert len(table) == 7 and table.iloc[1, 0].startswith("GRU + ") and " to " in table.iloc[0, -1]
 
 
 def test_compare_pairs_two_runs_and_old_runs_show_intervals_unavailable(small_dataset, fast_config):
