@@ -1,5 +1,0 @@
-import sys
-
-from seqrec.cli import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""Inspect stage: gate replay, item influence and the embedding / hidden-state maps."""
