@@ -16,7 +16,7 @@ import numpy as np
 # Everything imported here is free of torch (seqrec's package import already loads pandas and numpy), so
 # `python -m seqrec --help`, `stats` and every bad-input message start in well under a second. Modules that need
 # torch (training, scoring, tracing, the dataset fingerprint) are imported inside the commands that use them.
-from seqrec.config import LEGACY_DEFAULTS, MAX_SEEDS, SETTINGS, TrainConfig
+from seqrec.config import LEGACY_DEFAULTS, MAX_SEEDS, SETTINGS, Setting, TrainConfig
 from seqrec.data.metadata import load_item_metadata
 from seqrec.data.prepare import FILTER_SETTINGS, Filters, filter_settings, load_interactions
 from seqrec.data.samples import SAMPLE_PREFIX, SAMPLES, sample_named
@@ -27,7 +27,6 @@ from seqrec.runs.export import to_safe_csv
 from seqrec.runs.store import CLI_OWNER, DB_NAME, check_name, is_run_id, store_home
 from seqrec.runtime import ServerSettings
 from seqrec.service.library import open_store
-from seqrec.settings import Setting
 from seqrec.training.space import TUNE_SETTINGS, TuneConfig, parse_space, search_space
 
 EXIT_BAD_INPUT = 2

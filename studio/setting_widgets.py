@@ -1,11 +1,11 @@
-"""Widgets generated from a config field's Setting (seqrec/settings.py): the Train form, the Data page's filters and
+"""Widgets generated from a config field's Setting (seqrec/config.py): the Train form, the Data page's filters and
 the Tune page take their labels, help texts, limits, steps and formats from here, so a widget offers exactly what the
 library's validate() accepts."""
 from __future__ import annotations
 
 import re
 
-from seqrec.settings import Setting
+from seqrec.config import Setting
 
 
 def limits(s: Setting) -> tuple[float | None, float | None]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from seqrec.config import Setting, setting_field, settings_of
 from seqrec.data.columns import FILE_ORDER, ColumnMap, resolve_columns
 from seqrec.data.read import Source, read_tables, source_name
 from seqrec.data.times import arrow_numbers, quoted, try_parse_times
 from seqrec.errors import SeqrecError
-from seqrec.settings import Setting, setting_field, settings_of
 
 MAX_ID_CHARS = 10_000  # longer "IDs" are a broken delimiter or quote swallowing the rest of the file
 MISSING_ID_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "none", "None", "NONE", "N/A", "n/a", "#N/A",
@@ -33,7 +33,7 @@ MISSING_ID_TOKENS = ["nan", "NaN", "NAN", "null", "NULL", "Null", "none", "None"
 class Filters:
     """What to keep. Defaults keep everything a leave-last-out split can use (3+ events per user).
 
-    Each field's Setting (seqrec/settings.py) is the one definition of its limits, label and help text: validate(),
+    Each field's Setting (seqrec/config.py) is the one definition of its limits, label and help text: validate(),
     the CLI's data options and the Data page's filter widgets are all generated from it (`filter_settings`)."""
 
     min_user_interactions: int = setting_field(

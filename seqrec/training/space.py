@@ -11,9 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seqrec.config import CELLS, SETTINGS, TrainConfig
+from seqrec.config import CELLS, SETTINGS, Setting, TrainConfig, setting_field, settings_of
 from seqrec.errors import SeqrecError
-from seqrec.settings import Setting, setting_field, settings_of
 
 SEARCHABLE = tuple(name for name, s in SETTINGS.items() if s.search is not None)
 METRICS = ("recall", "mrr", "ndcg")
@@ -29,7 +28,7 @@ def _like(name: str, default, label: str, help: str, **changes):
 @dataclass
 class TuneConfig:
     """The settings of one Tune search, for the app's Tune page and the CLI's `tune` alike: each field's Setting
-    (seqrec/settings.py) generates the page's widgets, the CLI's options and validate(), with one set of defaults and
+    (seqrec/config.py) generates the page's widgets, the CLI's options and validate(), with one set of defaults and
     limits."""
 
     cells: tuple[str, ...] = setting_field(

@@ -21,7 +21,7 @@ APP_LIBRARIES = ("streamlit", "plotly", "studio")
 # The pipeline, first to last: a module may import its own stage and the stages before it, never a later one. The
 # first entries are single modules everything may use; "seqrec" is the package's facade (seqrec/__init__.py, which
 # re-exports the public names) and sits above the command line, so nothing inside the package imports it.
-STAGES = ("errors", "version", "runtime", "settings", "config", "data", "model", "evaluation", "runs", "training",
+STAGES = ("errors", "version", "runtime", "config", "data", "model", "evaluation", "runs", "training",
           "inspect", "service", "cli", "seqrec")
 
 

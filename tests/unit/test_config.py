@@ -8,8 +8,7 @@ import pytest
 
 from seqrec import PRESETS, SeqrecError, TrainConfig
 from seqrec.cli import _number_or_auto, build_parser, train_config
-from seqrec.config import CELLS, LIMITS, LOSSES, SETTINGS
-from seqrec.settings import KINDS
+from seqrec.config import CELLS, KINDS, LIMITS, LOSSES, SETTINGS
 from studio.setting_widgets import limits
 from studio.train_form import K_CHOICES, MODELS, NUMBERS
 from studio.train_form import LOSSES as FORM_LOSSES
