@@ -4,7 +4,6 @@ validation targets only, then its test metrics and per-user ranks on the same us
 so its row and its verdict sit beside every other model's."""
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -16,12 +15,13 @@ from seqrec.data.split import SplitData
 from seqrec.evaluation.metrics import (
     default_eval_batch,
     evaluate_with_ranks,
+    mask_unrankable,
     mrr_at_k,
     ndcg_at_k,
     recall_at_k,
     target_ranks,
 )
-from seqrec.evaluation.protocol import SESSION_KNN_MAX_USERS, model_scorer, tuning_sample, user_sample
+from seqrec.evaluation.protocol import SESSION_KNN_MAX_USERS, model_scorer, rank_on_sample, tuning_sample
 from seqrec.model.baselines import ItemKNN, SessionKNN
 from seqrec.model.hybrid import WEIGHT_GRID, HybridScorer, blend
 from seqrec.model.recurrent import SeqRecModel
@@ -58,13 +58,7 @@ def choose_weight(scorer: HybridScorer, histories: list[np.ndarray], targets: np
         tgt = torch.as_tensor(np.asarray(targets[start: start + batch], dtype=np.int64))
         probs, neighbours = scorer.parts(hist)
         for w in grid:
-            scores = blend(probs, neighbours, w)
-            scores[:, 0] = -math.inf
-            if exclude_seen:
-                rows = np.repeat(np.arange(len(hist)), [len(h) for h in hist])
-                cols = np.concatenate(hist).astype(np.int64) if len(hist) else np.zeros(0, dtype=np.int64)
-                scores[torch.from_numpy(rows), torch.from_numpy(cols)] = -math.inf
-            ranks[w].append(target_ranks(scores, tgt))
+            ranks[w].append(target_ranks(mask_unrankable(blend(probs, neighbours, w), hist, exclude_seen), tgt))
     values = {w: _METRIC[metric](torch.cat(r) if r else torch.zeros(0, dtype=torch.float64), int(k))
               for w, r in ranks.items()}
     best = max(grid, key=lambda w: (values[w], -w))
@@ -94,16 +88,9 @@ def evaluate_hybrid(model: SeqRecModel, split: SplitData, config: TrainConfig,
         weight, valid = choices[partner]
         scorer = HybridScorer(network, partners[partner], weight)
         hist, tgt = split.histories("test")
-        pick = user_sample(len(hist), SESSION_KNN_MAX_USERS)
-        if pick is None:
-            metrics, ranks = evaluate_with_ranks(scorer.score_batch, hist, tgt, split.n_items, config.ks,
-                                                 config.exclude_seen)
-        else:
-            metrics, sampled = evaluate_with_ranks(scorer.score_batch, [hist[i] for i in pick], tgt[pick],
-                                                   split.n_items, config.ks, config.exclude_seen)
-            metrics = {**metrics, "users_scored": int(len(pick))}
-            ranks = np.full(len(hist), np.nan)
-            ranks[pick] = sampled
+        metrics, ranks = rank_on_sample(
+            lambda h, t: evaluate_with_ranks(scorer.score_batch, h, t, split.n_items, config.ks, config.exclude_seen),
+            hist, tgt, SESSION_KNN_MAX_USERS)
     finally:
         model.train(was_training)
     label = type(partners[partner]).label if hasattr(type(partners[partner]), "label") else partner

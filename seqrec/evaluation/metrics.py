@@ -94,6 +94,16 @@ def _metrics_from(ranks: torch.Tensor, recommended: dict, ks: list[int], n_items
     return out
 
 
+def mask_unrankable(scores: torch.Tensor, histories: list[np.ndarray], exclude_seen: bool) -> torch.Tensor:
+    """In place: the padding column 0 and, with exclude_seen, each row's own history items set to -inf."""
+    scores[:, 0] = -math.inf
+    if exclude_seen:
+        rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+        cols = np.concatenate(histories) if len(histories) else np.zeros(0, dtype=np.int64)
+        scores[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = -math.inf
+    return scores
+
+
 def _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, batch_size):
     """Pessimistic target ranks in evaluation order (histories sorted by length), that order, and per K the items
     anyone got in their top K. The one scoring loop behind evaluate_scorer and per_user_metrics."""
@@ -112,11 +122,7 @@ def _rank_targets(score_batch, histories, targets, n_items, ks, exclude_seen, ba
         # NaN -> -inf; keep +-inf as they are (nan_to_num would otherwise turn a masked -inf into a finite number)
         scores = torch.nan_to_num(score_batch(hist).detach().to("cpu", torch.float32), nan=-math.inf,
                                   posinf=math.inf, neginf=-math.inf)
-        scores[:, 0] = -math.inf
-        if exclude_seen:
-            rows = np.repeat(np.arange(len(hist)), [len(h) for h in hist])
-            cols = np.concatenate(hist) if len(hist) else np.zeros(0, dtype=np.int64)
-            scores[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = -math.inf
+        mask_unrankable(scores, hist, exclude_seen)
         tgt = torch.as_tensor(np.asarray(targets[start: start + batch_size], dtype=np.int64))
         all_ranks.append(target_ranks(scores, tgt))
         _, idx = top_k(scores, max(ks))

@@ -177,15 +177,22 @@ def evaluate_baselines(split: SplitData, ks: Sequence[int], exclude_seen: bool, 
     for name, b in fitted.items():
         b = _for_protocol(b, split, exclude_seen)
         limit = SESSION_KNN_MAX_USERS if isinstance(b, SessionKNN) else BASELINE_MAX_USERS
-        pick = user_sample(len(hist), limit)
-        if pick is not None:  # a seeded sample of users: time and memory bounded whatever the upload
-            m, r = rank_baseline(b, [hist[i] for i in pick], tgt[pick], split.n_items, ks, exclude_seen)
-            ranks[name] = np.full(len(hist), np.nan)
-            ranks[name][pick] = r
-            metrics[name] = {**m, "users_scored": int(len(pick))}
-        else:
-            metrics[name], ranks[name] = rank_baseline(b, hist, tgt, split.n_items, ks, exclude_seen)
+        metrics[name], ranks[name] = rank_on_sample(
+            lambda h, t, b=b: rank_baseline(b, h, t, split.n_items, ks, exclude_seen), hist, tgt, limit)
     return BaselineResults(metrics, ranks)
+
+
+def rank_on_sample(rank, histories: list[np.ndarray], targets: np.ndarray, limit: int) -> tuple[dict, np.ndarray]:
+    """`rank(histories, targets)` -> (metrics, ranks) on every user, or on the seeded sample of `limit` users when
+    there are more (time and memory bounded whatever the upload): the metrics then say `users_scored`, and users
+    outside the sample get a NaN rank."""
+    pick = user_sample(len(histories), limit)
+    if pick is None:
+        return rank(histories, targets)
+    metrics, sampled = rank([histories[i] for i in pick], targets[pick])
+    ranks = np.full(len(histories), np.nan)
+    ranks[pick] = sampled
+    return {**metrics, "users_scored": int(len(pick))}, ranks
 
 
 def remap_split(split: SplitData, vocab) -> tuple[SplitData, int]:
